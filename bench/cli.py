@@ -1,0 +1,164 @@
+"""``python -m bench``: list workloads, run the suite, show a run, measure harness overhead.
+
+Exit codes: 0 success; 1 a benchmark failed; 2 bad input; 3 device not available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench import envinfo, runs, suite
+from bench.context import RunContext
+from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
+from bench.options import OPTIONS, OneLineParser, SuiteOptions, add_options
+from bench.registry import plan, select
+
+EPILOG = "exit codes: 0 ok, 1 a benchmark failed, 2 bad input, 3 device not available"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m bench", description=__doc__.splitlines()[0], epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    listing = commands.add_parser("list", help="list workloads (or their cases)", epilog=EPILOG)
+    listing.add_argument("--family", action="append", default=[], metavar="FAMILY")
+    listing.add_argument("--tag", action="append", default=[], metavar="TAG")
+    listing.add_argument("--workload", action="append", default=[], metavar="NAME")
+    listing.add_argument("--cases", metavar="SIZE", help="list every case of this size instead")
+    listing.add_argument("--device", default="cpu", help="device type for --cases (default: cpu)")
+
+    run = commands.add_parser(
+        "run", help="run the benchmark suite into a new run folder", epilog=EPILOG + "; arguments after -- go to pytest"
+    )
+    add_options(run.add_argument)
+    run.add_argument("--out", default=str(runs.DEFAULT_ROOT), help="folder for run folders (default: results/runs)")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression over case ids")
+    run.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m expression over families and tags")
+
+    show = commands.add_parser("show", help="print a run's results as a table", epilog=EPILOG)
+    show.add_argument("run_dir", type=Path)
+
+    overhead = commands.add_parser(
+        "overhead", help="compare the suite's timing of a small matmul with torch.utils.benchmark", epilog=EPILOG
+    )
+    overhead.add_argument("--device", default="cpu")
+    overhead.add_argument("--n", type=int, default=256, help="matrix size (default: 256)")
+    overhead.add_argument("--repeats", type=int, default=3, help="alternations of the two timers (default: 3)")
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    chosen = select(args.workload, args.family, args.tag)
+    if args.cases:
+        for case in plan(chosen, args.cases, args.device):
+            print(case.id)
+        return EXIT_OK
+    rows = [("name", "family", "sizes (cases)", "devices", "tags", "what one call does")]
+    for w in chosen:
+        sizes = " ".join(f"{s}({len(w.cases(s, 'cpu')) or len(w.cases(s, 'cuda'))})" for s in w.sizes)
+        devices = " ".join(f"{d}:{'/'.join(t)}" for d, t in w.dtypes.items())
+        rows.append((w.name, w.family, sizes, devices, ",".join(sorted(w.tags)), w.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    total = sum(len(w.cases("full", "cpu")) for w in chosen)
+    print(f"\n{len(chosen)} workloads; {total} full-size cases on cpu")
+    return EXIT_OK
+
+
+def _forwarded(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+    """The run's options as the suite's pytest flags."""
+    forwarded = []
+    for option in OPTIONS:
+        value = getattr(args, option.dest)
+        flag = f"--bench-{option.name}"
+        if isinstance(value, list):
+            forwarded += [f"{flag}={v}" for v in value]
+        elif isinstance(value, bool):
+            forwarded += [flag] if value else []
+        elif value is not None:
+            forwarded.append(f"{flag}={value}")
+    selection = (["-k", args.keyword] if args.keyword else []) + (["-m", args.markers] if args.markers else [])
+    return [*forwarded, *selection, *extra]
+
+
+def cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    import pytest  # noqa: PLC0415 - only this command needs it
+
+    options = SuiteOptions.parse(args)
+    context = RunContext(options.settings)
+    cases = options.cases()
+    run_dir = runs.new_run_dir(Path(args.out), f"{context.device.type}-{options.size}")
+    partial = run_dir / f".{runs.BENCHMARK_JSON}.partial"
+    pytest_args = suite.pytest_args(partial, _forwarded(args, extra))
+    runs.write_json(
+        run_dir / "command.json",
+        {
+            "argv": [sys.executable, "-m", "bench", *sys.argv[1:]],
+            "cwd": os.getcwd(),
+            "started": datetime.now(UTC).isoformat(),
+            "pytest_args": pytest_args,
+            "cases_planned": len(cases),
+        },
+    )
+    runs.write_json(
+        run_dir / "environment.json",
+        {
+            **envinfo.collect(),
+            "installed": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()),
+        },
+    )
+    print(f"bench: {len(cases)} cases on {context.device} ({options.size}) -> {run_dir}", flush=True)
+    code = pytest.main(pytest_args)
+    if partial.exists():
+        os.replace(partial, run_dir / runs.BENCHMARK_JSON)
+    print(f"bench: results in {run_dir}", flush=True)
+    if code == pytest.ExitCode.OK:
+        return EXIT_OK
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        shutil.rmtree(run_dir)  # nothing was measured: leave no empty run behind
+        raise UsageError("no case matched the -k/-m selection")
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from bench.summary import load_run, render  # noqa: PLC0415
+
+    print(render(load_run(args.run_dir)))
+    return EXIT_OK
+
+
+def cmd_overhead(args: argparse.Namespace) -> int:
+    from bench.overhead import compare  # noqa: PLC0415
+
+    print(compare(args.device, args.n, args.repeats))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "run":
+            return cmd_run(args, extra)
+        if args.command == "show":
+            return cmd_show(args)
+        return cmd_overhead(args)
+    except BenchError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return error.exit_code

@@ -1,0 +1,135 @@
+"""Device, seeds, determinism and threads: set once per run, recorded once.
+
+Workloads see only :class:`RunContext` — its device, its seeded tensor helpers
+and a scratch folder — so the same workload code runs on any device.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.errors import DeviceUnavailable, UsageError
+
+DETERMINISM_MODES = ("strict", "warn", "off")
+"""``strict``: nondeterministic ops raise; ``warn``: they warn (default);
+``off``: seeds only, cuDNN autotuning on (fastest, not reproducible)."""
+
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+def resolve_device(name: str) -> torch.device:
+    """Parse ``cpu``, ``cuda`` or ``cuda:N`` and check this machine has it."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r} (use cpu, cuda or cuda:N)") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"unsupported device {name!r} (use cpu, cuda or cuda:N)")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailable(f"device {name!r} requested but no CUDA GPU is available on this machine")
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            raise DeviceUnavailable(
+                f"device {name!r} requested but only {torch.cuda.device_count()} GPU(s) are visible"
+            )
+        device = torch.device("cuda", index)
+    return device
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    device: str = "cpu"
+    seed: int = 0
+    determinism: str = "warn"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.determinism not in DETERMINISM_MODES:
+            raise UsageError(f"unknown determinism mode {self.determinism!r} (use {', '.join(DETERMINISM_MODES)})")
+        if self.seed < 0:
+            raise UsageError(f"seed must be >= 0, got {self.seed}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"threads must be >= 1, got {self.threads}")
+
+
+class RunContext:
+    """The run's device and reproducibility settings, applied to the process."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+        self._scratch: Path | None = None
+
+    # -- set up -----------------------------------------------------------------
+    def apply(self) -> None:
+        """Configure threads and determinism for this process (idempotent)."""
+        if self.settings.threads is not None:
+            torch.set_num_threads(self.settings.threads)
+        mode = self.settings.determinism
+        deterministic = mode != "off"
+        if deterministic:
+            # cuBLAS reads this when its handle is created: set before first use.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+        torch.use_deterministic_algorithms(deterministic, warn_only=mode == "warn")
+        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = not deterministic
+        self.seed_everything()
+
+    def seed_everything(self, offset: int = 0) -> None:
+        """Seed python, numpy and torch (all CUDA devices too)."""
+        seed = self.settings.seed + offset
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)  # also seeds every CUDA device
+
+    def record(self) -> dict[str, Any]:
+        """What a result needs to be reproduced: the settings as applied."""
+        return {
+            "device": str(self.device),
+            "device_type": self.device.type,
+            "seed": self.settings.seed,
+            "determinism": self.settings.determinism,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(),
+        }
+
+    # -- helpers for workloads ----------------------------------------------------
+    def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.randn(shape, device=self.device, dtype=dtype)
+
+    def rand(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.rand(shape, device=self.device, dtype=dtype)
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @property
+    def scratch(self) -> Path:
+        """A private temporary folder, removed by :meth:`close`."""
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+        return self._scratch
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None

@@ -1,0 +1,80 @@
+"""Measure one case through pytest-benchmark and describe it in ``extra_info``."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+from typing import Any
+
+import torch
+
+from bench import timing
+from bench.context import RunContext
+from bench.registry import Case
+from bench.timing import RoundPolicy
+
+RECORD_SCHEMA = 1  # version of the extra_info layout below
+
+
+def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) -> Any:
+    """Time ``case`` with the ``benchmark`` fixture; return the last call's result.
+
+    The case is seeded the same way whatever ran before it, calibrated, warmed
+    up and timed in rounds; on CUDA every round is bracketed by synchronization
+    and timed by device events as well.
+    """
+    ctx.seed_everything()
+    prepared = case.prepare(ctx)
+    cuda = ctx.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(ctx.device)
+    plan = timing.plan_rounds(prepared.call, ctx.synchronize, policy)
+    timing.arm(timing.backend_for(ctx.device))
+    try:
+        result = benchmark.pedantic(
+            prepared.call, rounds=plan.rounds, iterations=plan.iterations, warmup_rounds=plan.warmup_rounds
+        )
+    finally:
+        device_times = timing.disarm(plan.iterations, plan.warmup_rounds)
+
+    info: dict[str, Any] = {
+        "schema": RECORD_SCHEMA,
+        "workload": case.workload.name,
+        "family": case.workload.family,
+        "tags": sorted(case.workload.tags),
+        "size": case.size,
+        "params": dict(case.params),
+        "dtype": case.dtype,
+        "device": str(ctx.device),
+        "device_type": ctx.device.type,
+        "seed": ctx.settings.seed,
+        "determinism": ctx.settings.determinism,
+        "threads": torch.get_num_threads(),
+        "plan": {"iterations": plan.iterations, "rounds": plan.rounds, "warmup_rounds": plan.warmup_rounds},
+    }
+    work = case.work()
+    info["work"] = {"items": work.items, "flops": work.flops, "bytes": work.bytes}
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:  # None when pytest-benchmark is disabled
+        median, basis = stats.stats.median, "host"
+        if device_times:
+            median, basis = statistics.median(device_times), "cuda_event"
+            quartiles = statistics.quantiles(device_times, n=4) if len(device_times) > 1 else [median] * 3
+            info["device_time"] = {
+                "per_round_s": device_times,
+                "median_s": median,
+                "iqr_s": quartiles[2] - quartiles[0],
+            }
+        info["rates"] = {"basis": basis, "median_s": median, **work.rates(median)}
+    if prepared.metrics is not None:
+        info["metrics"] = prepared.metrics()
+    if cuda:
+        info["cuda_max_memory_allocated"] = torch.cuda.max_memory_allocated(ctx.device)
+    benchmark.extra_info.update(info)
+    benchmark.group = case.workload.family
+
+    del prepared
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return result

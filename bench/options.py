@@ -1,0 +1,188 @@
+"""The suite's options, defined once for both the CLI and the pytest plugin.
+
+``python -m bench run --device cuda`` and ``pytest bench/suite --bench-device
+cuda`` read the same table, land in the same ``bench_*`` attributes, and are
+validated by the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.context import DETERMINISM_MODES, RunSettings
+from bench.errors import UsageError
+from bench.registry import KNOWN_SIZES, Case, plan, select
+from bench.timing import RoundPolicy
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    help: str
+    kwargs: dict[str, Any]
+
+    @property
+    def dest(self) -> str:
+        return "bench_" + self.name.replace("-", "_")
+
+    def add_to(self, add: Callable[..., Any], prefix: str) -> None:
+        """Add to an argparse parser or a pytest option group (same signature)."""
+        add(f"--{prefix}{self.name}", dest=self.dest, help=self.help, **self.kwargs)
+
+
+def _many(metavar: str) -> dict[str, Any]:
+    return {"action": "append", "default": [], "metavar": metavar}
+
+
+OPTIONS = (
+    Option("device", "cpu, cuda or cuda:N (default: cpu)", {"default": "cpu"}),
+    Option(
+        "size", f"parameter set: {', '.join(KNOWN_SIZES)} (default: full, or smoke with --quick)", {"default": None}
+    ),
+    Option("quick", "smoke sizes and few, short rounds", {"action": "store_true", "default": False}),
+    Option("workload", "run this workload (repeatable)", _many("NAME")),
+    Option("family", "run this family (repeatable)", _many("FAMILY")),
+    Option("tag", "run workloads with this tag (repeatable)", _many("TAG")),
+    Option("dtype", "run only this dtype (repeatable)", _many("DTYPE")),
+    Option("param", "override a parameter in every case that has it, e.g. n=4096 (repeatable)", _many("KEY=VALUE")),
+    Option("seed", "seed for python, numpy and torch (default: 0)", {"default": "0"}),
+    Option("determinism", f"{', '.join(DETERMINISM_MODES)} (default: warn)", {"default": "warn"}),
+    Option("threads", "torch intra-op threads (default: torch's choice)", {"default": None}),
+    Option("max-time", "seconds of timed rounds per benchmark (default: 2, 0.05 with --quick)", {"default": None}),
+)
+
+
+def add_options(add: Callable[..., Any], prefix: str = "") -> None:
+    for option in OPTIONS:
+        option.add_to(add, prefix)
+
+
+def _number(name: str, text: str | None, kind: type, minimum: float) -> Any:
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name} expects {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+    if value < minimum:
+        raise UsageError(f"--{name} must be >= {minimum:g}, got {text}")
+    return value
+
+
+def _parse_value(key: str, text: str, current: Any) -> Any:
+    """``text`` as the type of the parameter's declared value."""
+    if isinstance(current, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise UsageError(f"parameter {key} expects true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    if isinstance(current, int):
+        try:
+            value = int(text)
+        except ValueError:
+            raise UsageError(f"parameter {key} expects an integer, got {text!r}") from None
+        if value < 1:
+            raise UsageError(f"parameter {key} must be a positive integer, got {value}")
+        return value
+    if isinstance(current, float):
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"parameter {key} expects a number, got {text!r}") from None
+        if value < 0:
+            raise UsageError(f"parameter {key} must be >= 0, got {value}")
+        return value
+    return text
+
+
+def override(cases: Sequence[Case], assignments: Sequence[str]) -> list[Case]:
+    """Apply ``KEY=VALUE`` overrides to the cases that have KEY; duplicates collapse."""
+    pairs = []
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param expects KEY=VALUE, got {assignment!r}")
+        if not any(key in c.params for c in cases):
+            known = sorted({k for c in cases for k in c.params})
+            raise UsageError(f"no selected workload has a parameter {key!r} (they have: {', '.join(known)})")
+        pairs.append((key, text))
+    result: dict[str, Case] = {}
+    for case in cases:
+        params = dict(case.params)
+        for key, text in pairs:
+            if key in params:
+                params[key] = _parse_value(key, text, params[key])
+        changed = Case(case.workload, case.size, params, case.dtype)
+        result.setdefault(changed.id, changed)
+    return list(result.values())
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """The validated options of one suite run."""
+
+    settings: RunSettings
+    size: str
+    quick: bool
+    workloads: tuple[str, ...]
+    families: tuple[str, ...]
+    tags: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    params: tuple[str, ...]
+    max_time: float | None
+
+    @classmethod
+    def parse(cls, ns: Any) -> SuiteOptions:
+        """From an argparse namespace or pytest's ``config.option``; raises UsageError."""
+        settings = RunSettings(
+            device=ns.bench_device,
+            seed=_number("seed", ns.bench_seed, int, 0),
+            determinism=ns.bench_determinism,
+            threads=_number("threads", ns.bench_threads, int, 1),
+        )
+        return cls(
+            settings=settings,
+            size=ns.bench_size or ("smoke" if ns.bench_quick else "full"),
+            quick=ns.bench_quick,
+            workloads=tuple(ns.bench_workload),
+            families=tuple(ns.bench_family),
+            tags=tuple(ns.bench_tag),
+            dtypes=tuple(ns.bench_dtype),
+            params=tuple(ns.bench_param),
+            max_time=_number("max-time", ns.bench_max_time, float, 0.0),
+        )
+
+    @property
+    def device_type(self) -> str:
+        return self.settings.device.split(":", 1)[0]
+
+    def cases(self) -> list[Case]:
+        chosen = select(self.workloads, self.families, self.tags)
+        return override(plan(chosen, self.size, self.device_type, self.dtypes), self.params)
+
+    def policy(self) -> RoundPolicy:
+        policy = RoundPolicy.quick() if self.quick else RoundPolicy()
+        if self.max_time is not None:
+            policy = RoundPolicy(**{**policy.__dict__, "max_time": self.max_time})
+        return policy
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "quick": self.quick,
+            "workloads": list(self.workloads),
+            "families": list(self.families),
+            "tags": list(self.tags),
+            "dtypes": list(self.dtypes),
+            "params": list(self.params),
+            "policy": self.policy().__dict__,
+        }
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but errors are one line on stderr and exit 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message}\n")

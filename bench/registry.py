@@ -1,0 +1,246 @@
+"""Workload declarations and lookup.
+
+A workload is declared once, with the ``@workload`` decorator, in a module of
+the ``workloads`` package.  The decorated function receives a
+:class:`~bench.context.RunContext` and the case's parameters, builds its inputs
+and returns the *timed call* (a zero-argument callable), or a :class:`Prepared`
+when it also reports metrics of its own.  Everything else — seeding, devices,
+warm-up, timing, records — belongs to the harness.
+
+Sizes name parameter sets: ``smoke`` (tiny, for tests) and ``full`` (real
+benchmarking) are required; ``seed`` (the tutorial's own configuration) is
+optional.  A size may list several parameter sets (e.g. matmul at 256, 1024 and
+4096), and ``variants`` multiply every size by the values of extra parameters
+(e.g. ``op`` over twenty elementwise functions).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from bench.errors import UsageError
+
+REQUIRED_SIZES = ("smoke", "full")
+KNOWN_SIZES = ("seed", "smoke", "full")
+DEVICE_TYPES = ("cpu", "cuda")
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+WorkCount = Callable[..., float]
+
+
+@dataclass
+class Prepared:
+    """A timed call plus, optionally, metrics read once after timing ends."""
+
+    call: Callable[[], Any]
+    metrics: Callable[[], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one timed call does: items, and FLOPs or bytes where well defined."""
+
+    items: float
+    flops: float | None = None
+    bytes: float | None = None
+
+    def rates(self, seconds: float) -> dict[str, float]:
+        """Throughput for one call taking ``seconds``."""
+        rates = {"items_per_s": self.items / seconds}
+        if self.flops is not None:
+            rates["gflops"] = self.flops / seconds / 1e9
+        if self.bytes is not None:
+            rates["gbytes_per_s"] = self.bytes / seconds / 1e9
+        return rates
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    name: str
+    family: str
+    prepare: Callable[..., Callable[[], Any] | Prepared]
+    sizes: Mapping[str, tuple[Mapping[str, Any], ...]]
+    variants: Mapping[str, tuple[Any, ...]]
+    dtypes: Mapping[str, tuple[str, ...]]
+    tags: frozenset[str]
+    items: WorkCount
+    flops: WorkCount | None = None
+    bytes: WorkCount | None = None
+    description: str = ""
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return tuple(self.dtypes)
+
+    def cases(self, size: str, device_type: str) -> list[Case]:
+        """Every case of this workload at ``size`` on ``device_type``."""
+        keys = list(self.variants)
+        cases = []
+        for base in self.sizes.get(size, ()):
+            for values in itertools.product(*(self.variants[k] for k in keys)):
+                params = {**base, **dict(zip(keys, values, strict=True))}
+                for dtype in self.dtypes.get(device_type, ()):
+                    cases.append(Case(self, size, params, dtype))
+        return cases
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: a workload at one parameter set and dtype."""
+
+    workload: Workload
+    size: str
+    params: Mapping[str, Any] = field(hash=False)
+    dtype: str
+
+    @property
+    def id(self) -> str:
+        parts = [self.workload.name, *(f"{k}={v}" for k, v in self.params.items()), self.dtype]
+        return "/".join(parts)
+
+    def work(self) -> Work:
+        args = {**self.params, "itemsize": DTYPES[self.dtype].itemsize}
+        w = self.workload
+
+        def count(fn: WorkCount | None) -> float | None:
+            value = None if fn is None else fn(**args)
+            return None if value is None else float(value)
+
+        return Work(items=float(w.items(**args)), flops=count(w.flops), bytes=count(w.bytes))
+
+    def prepare(self, ctx: Any) -> Prepared:
+        made = self.workload.prepare(ctx, dtype=DTYPES[self.dtype], **self.params)
+        return made if isinstance(made, Prepared) else Prepared(made)
+
+
+REGISTRY: dict[str, Workload] = {}
+
+
+def workload(
+    *,
+    family: str,
+    sizes: Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]],
+    items: WorkCount,
+    variants: Mapping[str, Iterable[Any]] | None = None,
+    dtypes: Sequence[str] | Mapping[str, Sequence[str]] = ("float32",),
+    devices: Sequence[str] = DEVICE_TYPES,
+    tags: Iterable[str] = (),
+    flops: WorkCount | None = None,
+    bytes: WorkCount | None = None,  # noqa: A002 - the natural name for a byte count
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a workload; the function's name is the workload's name."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = fn.__name__
+        if name in REGISTRY:
+            raise ValueError(f"workload {name!r} is declared twice")
+        missing = [s for s in REQUIRED_SIZES if s not in sizes]
+        unknown = [s for s in sizes if s not in KNOWN_SIZES]
+        if missing or unknown:
+            raise ValueError(f"workload {name!r}: sizes must include {REQUIRED_SIZES}, got {list(sizes)}")
+        per_device = (
+            {d: tuple(dtypes[d]) for d in devices if d in dtypes}
+            if isinstance(dtypes, Mapping)
+            else {d: tuple(dtypes) for d in devices}
+        )
+        bad = {t for ts in per_device.values() for t in ts} - set(DTYPES)
+        if bad:
+            raise ValueError(f"workload {name!r}: unknown dtypes {sorted(bad)}")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        REGISTRY[name] = Workload(
+            name=name,
+            family=family,
+            prepare=fn,
+            sizes={k: _as_param_sets(v) for k, v in sizes.items()},
+            variants={k: tuple(v) for k, v in (variants or {}).items()},
+            dtypes=per_device,
+            tags=frozenset(tags),
+            items=items,
+            flops=flops,
+            bytes=bytes,
+            description=doc[0] if doc else "",
+        )
+        return fn
+
+    return register
+
+
+def _as_param_sets(value: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    return (value,) if isinstance(value, Mapping) else tuple(value)
+
+
+def all_workloads() -> dict[str, Workload]:
+    """The registry, filled by importing the ``workloads`` package once."""
+    importlib.import_module("workloads")
+    return REGISTRY
+
+
+def _check_known(kind: str, given: Iterable[str], known: Iterable[str]) -> None:
+    known = sorted(set(known))
+    for value in given:
+        if value not in known:
+            close = difflib.get_close_matches(value, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+            raise UsageError(f"unknown {kind} {value!r}{hint}")
+
+
+def select(
+    names: Sequence[str] = (),
+    families: Sequence[str] = (),
+    tags: Sequence[str] = (),
+) -> list[Workload]:
+    """Workloads matching any given name, any given family and any given tag.
+
+    Each kind of filter narrows the selection; values within one kind widen it.
+    """
+    registry = all_workloads()
+    _check_known("workload", names, registry)
+    _check_known("family", families, (w.family for w in registry.values()))
+    _check_known("tag", tags, (t for w in registry.values() for t in w.tags))
+    return [
+        w
+        for w in registry.values()
+        if (not names or w.name in names)
+        and (not families or w.family in families)
+        and (not tags or w.tags & set(tags))
+    ]
+
+
+def plan(
+    workloads: Sequence[Workload],
+    size: str,
+    device_type: str,
+    dtypes: Sequence[str] = (),
+) -> list[Case]:
+    """The cases to run; refuses a plan that would run nothing and say why."""
+    _check_known("size", [size], KNOWN_SIZES)
+    _check_known("device", [device_type], DEVICE_TYPES)
+    _check_known("dtype", dtypes, DTYPES)
+    if not workloads:
+        raise UsageError("no workload matches the selection")
+    on_device = [w for w in workloads if device_type in w.devices]
+    if not on_device:
+        raise UsageError(f"none of the selected workloads runs on {device_type}")
+    sized = [w for w in on_device if size in w.sizes]
+    if not sized:
+        raise UsageError(f"none of the selected workloads has a {size!r} size")
+    cases = [c for w in sized for c in w.cases(size, device_type) if not dtypes or c.dtype in dtypes]
+    if not cases:
+        offered = sorted({t for w in sized for t in w.dtypes[device_type]})
+        raise UsageError(
+            f"dtype {', '.join(dtypes)} is not supported on {device_type} by the selected workloads "
+            f"(they support: {', '.join(offered)})"
+        )
+    return cases

@@ -1,0 +1,61 @@
+"""The run folder: ``results/runs/<run-id>/`` and atomic writes into it.
+
+A run folder holds ``benchmark.json`` (pytest-benchmark's record, per-round
+data kept), ``command.json`` (the exact command and where it ran) and
+``environment.json`` (machine, versions, installed packages).  Every file is
+written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UsageError
+
+DEFAULT_ROOT = Path("results") / "runs"
+BENCHMARK_JSON = "benchmark.json"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def new_run_dir(root: Path, label: str) -> Path:
+    """Create ``root/<UTC time>-<host>-<label>``, unique even within one second."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    host = socket.gethostname().split(".")[0] or "host"
+    base = f"{stamp}-{host}-{label}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create results folder {root}: {error.strerror}") from None
+    for n in range(1000):
+        run_dir = root / (base if n == 0 else f"{base}-{n}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise UsageError(f"cannot create run folder in {root}: {error.strerror}") from None
+    raise UsageError(f"too many runs named {base} in {root}")

@@ -1,0 +1,93 @@
+"""pytest hooks of the suite: options, one test per case, markers, run records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench import envinfo
+from bench.context import RunContext
+from bench.errors import BenchError
+from bench.options import SuiteOptions, add_options
+from bench.registry import Case, all_workloads
+from bench.timing import RoundPolicy
+
+RUN_SCHEMA = 1  # version of the "bench" section added to the JSON
+
+_OPTIONS = pytest.StashKey[SuiteOptions]()
+_CONTEXT = pytest.StashKey[RunContext]()
+_CASES = pytest.StashKey[list[Case]]()
+_FAILED = pytest.StashKey[list[dict[str, str]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser.getgroup("bench", "benchmark suite").addoption, prefix="bench-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        options = SuiteOptions.parse(config.option)
+        context = RunContext(options.settings)
+        cases = options.cases()
+    except BenchError as error:
+        raise pytest.UsageError(str(error)) from None
+    context.apply()
+    config.stash[_OPTIONS], config.stash[_CONTEXT], config.stash[_CASES] = options, context, cases
+    config.stash[_FAILED] = []
+    for workload in all_workloads().values():
+        for marker in (workload.family, *workload.tags):
+            config.addinivalue_line("markers", f"{marker}: workloads of family or tag {marker!r}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    context = config.stash.get(_CONTEXT, None)
+    if context is not None:
+        context.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "bench_case" not in metafunc.fixturenames:
+        return
+    params = [
+        pytest.param(
+            case, id=case.id, marks=[getattr(pytest.mark, m) for m in (case.workload.family, *case.workload.tags)]
+        )
+        for case in metafunc.config.stash[_CASES]
+    ]
+    metafunc.parametrize("bench_case", params)
+
+
+@pytest.fixture(scope="session")
+def bench_context(pytestconfig: pytest.Config) -> Iterator[RunContext]:
+    yield pytestconfig.stash[_CONTEXT]
+
+
+@pytest.fixture(scope="session")
+def bench_policy(pytestconfig: pytest.Config) -> RoundPolicy:
+    return pytestconfig.stash[_OPTIONS].policy()
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Remember each failed case with a one-line reason, for the run record."""
+    case = getattr(item, "callspec", None) and item.callspec.params.get("bench_case")
+    if case is not None and call.excinfo is not None and call.when in ("setup", "call"):
+        error = call.excinfo.value
+        first = (str(error).strip().splitlines() or [""])[0]
+        item.config.stash[_FAILED].append({"id": case.id, "error": f"{type(error).__name__}: {first}"[:300]})
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    machine_info.update(envinfo.collect())
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    options, context = config.stash[_OPTIONS], config.stash[_CONTEXT]
+    output_json["bench"] = {
+        "schema": RUN_SCHEMA,
+        "context": context.record(),
+        "selection": options.record(),
+        "cases_planned": len(config.stash[_CASES]),
+        "failed": config.stash[_FAILED],
+    }

@@ -1,0 +1,72 @@
+"""A run's results as a plain-text table (``python -m bench show RUN_DIR``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UsageError
+from bench.runs import BENCHMARK_JSON
+
+
+def load_run(path: Path) -> dict[str, Any]:
+    """Read a run folder's (or a file's) pytest-benchmark JSON, checking its shape."""
+    file = path / BENCHMARK_JSON if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{file}: no such file") from None
+    except OSError as error:
+        raise UsageError(f"{file}: cannot read: {error.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"{file}: not valid JSON ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) or "machine_info" not in data:
+        raise UsageError(f"{file}: not a pytest-benchmark JSON file (no 'benchmarks' list or 'machine_info')")
+    return data
+
+
+def _rate(info: dict[str, Any]) -> str:
+    rates = info.get("rates", {})
+    if "gflops" in rates:
+        return f"{rates['gflops']:.1f} GFLOP/s"
+    if "gbytes_per_s" in rates:
+        return f"{rates['gbytes_per_s']:.2f} GB/s"
+    if "items_per_s" in rates:
+        return f"{rates['items_per_s']:.4g} items/s"
+    return "-"
+
+
+def render(data: dict[str, Any]) -> str:
+    machine = data["machine_info"]
+    context = data.get("bench", {}).get("context", {})
+    gpus = ", ".join(g["name"] for g in machine.get("gpus", [])) or "none"
+    lines = [
+        f"device {context.get('device', '?')} | torch {machine.get('torch', {}).get('version', '?')}"
+        f" | cpu {machine.get('cpu_model', '?')} | gpus {gpus}"
+        f" | seed {context.get('seed', '?')} | determinism {context.get('determinism', '?')}",
+    ]
+    rows = [("case", "median", "iqr/med", "rounds x iters", "timer", "rate")]
+    for bench in data["benchmarks"]:
+        info, stats = bench.get("extra_info", {}), bench.get("stats", {})
+        median = info.get("rates", {}).get("median_s", stats.get("median"))
+        if median is None:
+            continue
+        iqr = info.get("device_time", {}).get("iqr_s", stats.get("iqr", 0.0))
+        plan = info.get("plan", {})
+        rows.append(
+            (
+                bench.get("param") or bench.get("name", "?"),
+                f"{median * 1e3:.4g} ms",
+                f"{100 * iqr / median:.1f}%" if median else "-",
+                f"{plan.get('rounds', stats.get('rounds', '?'))} x {plan.get('iterations', '?')}",
+                info.get("rates", {}).get("basis", "host"),
+                _rate(info),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    failed = data.get("bench", {}).get("failed", [])
+    if failed:
+        lines.append(f"{len(failed)} failed: " + "; ".join(f"{f['id']}: {f['error']}" for f in failed))
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""Shared fixtures: a CPU run context and a way to run any case's timed call once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench.context import RunContext, RunSettings
+from bench.registry import Case, Prepared, all_workloads
+
+
+@pytest.fixture
+def ctx() -> Iterator[RunContext]:
+    context = RunContext(RunSettings(device="cpu", seed=0, determinism="warn"))
+    context.apply()
+    yield context
+    context.close()
+
+
+def find_case(name: str, size: str, dtype: str = "float32", **params: Any) -> Case:
+    """The one case of workload ``name`` at ``size`` whose params include ``params``."""
+    matches = [
+        c
+        for c in all_workloads()[name].cases(size, "cpu")
+        if c.dtype == dtype and all(c.params.get(k) == v for k, v in params.items())
+    ]
+    assert len(matches) == 1, f"{name}/{size}/{params}: {len(matches)} cases match"
+    return matches[0]
+
+
+@pytest.fixture
+def prepare(ctx: RunContext):
+    """prepare(name, size, **params): the case's Prepared, seeded the harness's way."""
+
+    def prepare_case(name: str, size: str = "smoke", **params: Any) -> Prepared:
+        ctx.seed_everything()
+        return find_case(name, size, **params).prepare(ctx)
+
+    return prepare_case
+
+
+@pytest.fixture
+def run(prepare):
+    """run(name, size, **params): prepare the case and call it once."""
+    return lambda name, size="smoke", **params: prepare(name, size, **params).call()
