@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="print a run's results as a table", epilog=EPILOG)
     show.add_argument("run_dir", type=Path)
+    show.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
 
     overhead = commands.add_parser(
         "overhead", help="compare the suite's timing of a small matmul with torch.utils.benchmark", epilog=EPILOG
@@ -133,7 +134,7 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from bench.summary import load_run, render  # noqa: PLC0415
 
-    print(render(load_run(args.run_dir)))
+    print(render(load_run(args.run_dir), brief=args.brief))
     return EXIT_OK
 
 

@@ -37,7 +37,20 @@ def _rate(info: dict[str, Any]) -> str:
     return "-"
 
 
-def render(data: dict[str, Any]) -> str:
+def _largest_per_workload(benchmarks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One result per workload and dtype: the case with the most work (FLOPs, else bytes, else time)."""
+    best: dict[tuple[str, str], tuple[tuple[float, float, float], dict[str, Any]]] = {}
+    for bench in benchmarks:
+        info = bench.get("extra_info", {})
+        work, median = info.get("work", {}), info.get("rates", {}).get("median_s", 0.0)
+        size = (work.get("flops") or 0, work.get("bytes") or 0, median)
+        key = (info.get("workload", bench.get("name", "?")), info.get("dtype", "?"))
+        if key not in best or size > best[key][0]:
+            best[key] = (size, bench)
+    return [bench for _, bench in best.values()]
+
+
+def render(data: dict[str, Any], brief: bool = False) -> str:
     machine = data["machine_info"]
     context = data.get("bench", {}).get("context", {})
     gpus = ", ".join(g["name"] for g in machine.get("gpus", [])) or "none"
@@ -47,7 +60,7 @@ def render(data: dict[str, Any]) -> str:
         f" | seed {context.get('seed', '?')} | determinism {context.get('determinism', '?')}",
     ]
     rows = [("case", "median", "iqr/med", "rounds x iters", "timer", "rate")]
-    for bench in data["benchmarks"]:
+    for bench in _largest_per_workload(data["benchmarks"]) if brief else data["benchmarks"]:
         info, stats = bench.get("extra_info", {}), bench.get("stats", {})
         median = info.get("rates", {}).get("median_s", stats.get("median"))
         if median is None:

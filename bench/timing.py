@@ -96,9 +96,13 @@ def disarm(iterations: int, skip_rounds: int) -> list[float]:
 
 @dataclass(frozen=True)
 class RoundPolicy:
-    """How long to measure: targets for one round and for the whole benchmark."""
+    """How long to measure: targets for one round and for the whole benchmark.
 
-    warmup_rounds: int = 2
+    Calibration already makes at least two untimed calls, so one warm-up round
+    on top is enough even for lazily initialised kernels (cuDNN autotuning).
+    """
+
+    warmup_rounds: int = 1
     min_rounds: int = 5
     max_rounds: int = 1000
     round_time: float = 0.01  # seconds one round should last, at least

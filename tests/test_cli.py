@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from processes import run_python
 
 from bench.cli import main
 
@@ -104,15 +102,8 @@ def test_unwritable_results_folder(capsys, tmp_path: Path) -> None:
     assert blocker.read_text() == "not a folder"
 
 
-def _subprocess(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    return subprocess.run(
-        [sys.executable, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=300, check=False
-    )
-
-
 def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
-    done = _subprocess("-m", "bench", "run", "--workload", "mm", "--param", "n=-1", cwd=tmp_path)
+    done = run_python("-m", "bench", "run", "--workload", "mm", "--param", "n=-1", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == "bench: error: parameter n must be a positive integer, got -1"
     assert not (tmp_path / "results").exists()
@@ -120,7 +111,7 @@ def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
 
 def test_pytest_entry_point_refuses_bad_options_in_one_line(tmp_path: Path) -> None:
     suite = Path(__file__).parents[1] / "bench" / "suite"
-    done = _subprocess("-m", "pytest", str(suite), "-p", "no:cacheprovider", "--bench-workload=nope", cwd=tmp_path)
+    done = run_python("-m", "pytest", str(suite), "-p", "no:cacheprovider", "--bench-workload=nope", cwd=tmp_path)
     assert done.returncode == 4  # pytest's usage-error code
     assert "unknown workload 'nope'" in done.stderr and "Traceback" not in done.stderr + done.stdout
 
@@ -133,7 +124,7 @@ def test_no_case_matching_k_leaves_no_run_behind(capsys, tmp_path: Path) -> None
 
 def test_a_run_folder_holds_exactly_its_three_files(tmp_path: Path) -> None:
     """Also shows the bad-input tests above watch the folder where runs really go."""
-    done = _subprocess("-m", "bench", "run", "--quick", "--workload", "diagonal", "--out", str(tmp_path), cwd=tmp_path)
+    done = run_python("-m", "bench", "run", "--quick", "--workload", "diagonal", "--out", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     (run_dir,) = tmp_path.iterdir()
     assert sorted(p.name for p in run_dir.iterdir()) == ["benchmark.json", "command.json", "environment.json"]

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The GPU check: one script, run once on a machine with a CUDA GPU and PyTorch installed
+# (no nox, no network needed). It runs the CUDA-only tests, the harness-overhead check
+# on the GPU, and the whole suite at full size on CUDA, then prints a short table last.
+#
+#   scripts/gpu-check.sh            # on the GPU machine; results under $OUT (or results/runs)
+#   scripts/gpu-check.sh --dry-run  # on a CPU: the same steps at smoke size on the CPU
+#
+# Exit codes: 0 ok; 1 a test or benchmark failed; 2 no torch; 3 no CUDA GPU (without --dry-run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+OUT_DIR=${OUT:-results/runs}
+mkdir -p "$OUT_DIR"
+
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+  echo "gpu-check: $PY cannot import torch; set PYTHON to an interpreter that has the suite's dependencies" >&2
+  exit 2
+fi
+if [[ "${1:-}" == "--dry-run" ]]; then
+  device=cpu; size=(--quick); max_time=0.05
+else
+  device=cuda; size=(--size full); max_time=0.25
+  if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    echo "gpu-check: no CUDA GPU visible to torch; use --dry-run to try the script on a CPU" >&2
+    exit 3
+  fi
+fi
+
+status=0
+log="$OUT_DIR/gpu-check.log"
+: > "$log"
+step() { echo "== $*" | tee -a "$log"; }
+
+step "environment"
+"$PY" - <<'PY' 2>&1 | tee -a "$log"
+import torch
+print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())
+for i in range(torch.cuda.device_count()):
+    print("gpu", i, torch.cuda.get_device_name(i))
+PY
+
+step "CUDA-path tests (pytest -k cuda)"
+"$PY" -m pytest tests -q -p no:cacheprovider -k "cuda or device" 2>&1 | tail -n 5 | tee -a "$log" || status=1
+
+step "harness overhead on $device"
+"$PY" -m bench overhead --device "$device" --repeats 2 2>&1 | tail -n 4 | tee -a "$log" || status=1
+
+step "suite on $device (${size[*]}, max-time $max_time s per case)"
+before=$(ls "$OUT_DIR")
+timeout 420 "$PY" -m bench run --device "$device" "${size[@]}" --max-time "$max_time" --out "$OUT_DIR" \
+  -- -q -p no:warnings >> "$log" 2>&1 || status=1
+run_dir=$(comm -13 <(echo "$before") <(ls "$OUT_DIR") | grep -v '\.log$' | head -n 1)
+if [[ -n "$run_dir" && -f "$OUT_DIR/$run_dir/benchmark.json" ]]; then
+  "$PY" -m bench show "$OUT_DIR/$run_dir" > "$OUT_DIR/$run_dir/table.txt"
+  step "results: $OUT_DIR/$run_dir (full table in table.txt)"
+  "$PY" -m bench show --brief "$OUT_DIR/$run_dir"
+else
+  echo "gpu-check: the suite wrote no results; see $log" >&2
+  status=1
+fi
+exit $status

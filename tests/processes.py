@@ -1,0 +1,18 @@
+"""Running the suite as a separate process, the way a user or CI does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def run_python(*argv: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``python argv…`` in ``cwd`` with this checkout importable; never raises on a non-zero exit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False
+    )
