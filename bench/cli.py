@@ -17,7 +17,7 @@ from pathlib import Path
 from bench import envinfo, runs, suite
 from bench.context import RunContext
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
-from bench.options import OPTIONS, OneLineParser, SuiteOptions, add_options
+from bench.options import OPTIONS, OneLineParser, SuiteOptions, add_options, positive_int
 from bench.registry import plan, select
 
 EPILOG = "exit codes: 0 ok, 1 a benchmark failed, 2 bad input, 3 device not available"
@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "overhead", help="compare the suite's timing of a small matmul with torch.utils.benchmark", epilog=EPILOG
     )
     overhead.add_argument("--device", default="cpu")
-    overhead.add_argument("--n", type=int, default=256, help="matrix size (default: 256)")
-    overhead.add_argument("--repeats", type=int, default=3, help="alternations of the two timers (default: 3)")
+    overhead.add_argument("--n", type=positive_int, default=256, help="matrix size (default: 256)")
+    overhead.add_argument("--repeats", type=positive_int, default=3, help="alternations of the two timers (default: 3)")
     return parser
 
 

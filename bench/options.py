@@ -60,40 +60,32 @@ def add_options(add: Callable[..., Any], prefix: str = "") -> None:
         option.add_to(add, prefix)
 
 
-def _number(name: str, text: str | None, kind: type, minimum: float) -> Any:
-    if text is None:
-        return None
+def parse_number(label: str, text: str, kind: type[int] | type[float], minimum: float) -> Any:
+    """``text`` as an int or float no smaller than ``minimum``; UsageError naming ``label`` otherwise."""
     try:
         value = kind(text)
     except (TypeError, ValueError):
-        raise UsageError(f"--{name} expects {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        raise UsageError(f"{label} expects {'an integer' if kind is int else 'a number'}, got {text!r}") from None
     if value < minimum:
-        raise UsageError(f"--{name} must be >= {minimum:g}, got {text}")
+        raise UsageError(f"{label} must be >= {minimum:g}, got {text}")
     return value
+
+
+def _option_number(name: str, text: str | None, kind: type[int] | type[float], minimum: float) -> Any:
+    return None if text is None else parse_number(f"--{name}", text, kind, minimum)
 
 
 def _parse_value(key: str, text: str, current: Any) -> Any:
     """``text`` as the type of the parameter's declared value."""
+    label = f"parameter {key}"
     if isinstance(current, bool):
         if text.lower() not in ("true", "false", "1", "0"):
-            raise UsageError(f"parameter {key} expects true or false, got {text!r}")
+            raise UsageError(f"{label} expects true or false, got {text!r}")
         return text.lower() in ("true", "1")
     if isinstance(current, int):
-        try:
-            value = int(text)
-        except ValueError:
-            raise UsageError(f"parameter {key} expects an integer, got {text!r}") from None
-        if value < 1:
-            raise UsageError(f"parameter {key} must be a positive integer, got {value}")
-        return value
+        return parse_number(label, text, int, 1)
     if isinstance(current, float):
-        try:
-            value = float(text)
-        except ValueError:
-            raise UsageError(f"parameter {key} expects a number, got {text!r}") from None
-        if value < 0:
-            raise UsageError(f"parameter {key} must be >= 0, got {value}")
-        return value
+        return parse_number(label, text, float, 0)
     return text
 
 
@@ -138,9 +130,9 @@ class SuiteOptions:
         """From an argparse namespace or pytest's ``config.option``; raises UsageError."""
         settings = RunSettings(
             device=ns.bench_device,
-            seed=_number("seed", ns.bench_seed, int, 0),
+            seed=_option_number("seed", ns.bench_seed, int, 0),
             determinism=ns.bench_determinism,
-            threads=_number("threads", ns.bench_threads, int, 1),
+            threads=_option_number("threads", ns.bench_threads, int, 1),
         )
         return cls(
             settings=settings,
@@ -151,7 +143,7 @@ class SuiteOptions:
             tags=tuple(ns.bench_tag),
             dtypes=tuple(ns.bench_dtype),
             params=tuple(ns.bench_param),
-            max_time=_number("max-time", ns.bench_max_time, float, 0.0),
+            max_time=_option_number("max-time", ns.bench_max_time, float, 0.0),
         )
 
     @property
@@ -179,6 +171,14 @@ class SuiteOptions:
             "params": list(self.params),
             "policy": self.policy().__dict__,
         }
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        return parse_number("value", text, int, 1)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class OneLineParser(argparse.ArgumentParser):

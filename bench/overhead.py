@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.utils.benchmark as tbench
 
 from bench import suite
 from bench.context import RunContext, RunSettings
@@ -47,6 +46,8 @@ def suite_median(device: str, n: int) -> float:
 
 def timer_median(device: str, n: int) -> float:
     """Median seconds per call of the same op, by torch.utils.benchmark.Timer."""
+    import torch.utils.benchmark as tbench  # noqa: PLC0415 - its import logs about CUDA_HOME; only here
+
     ctx = RunContext(RunSettings(device=device))
     a, b = ctx.randn(n, n), ctx.randn(n, n)
     timer = tbench.Timer(
@@ -60,6 +61,7 @@ def _runs(values: list[float]) -> str:
 
 
 def compare(device: str, n: int, repeats: int) -> str:
+    RunContext(RunSettings(device=device))  # refuse a bad or absent device before any work
     ours, timer = [], []
     for _ in range(repeats):
         timer.append(timer_median(device, n))

@@ -52,7 +52,7 @@ BAD_INPUTS = [
     (["run", "--workload", "mm", "--dtype", "float16"], 2, "float16 is not supported on cpu"),
     (["run", "--dtype", "float8"], 2, "unknown dtype 'float8'"),
     (["run", "--workload", "mm", "--param", "n=abc"], 2, "parameter n expects an integer"),
-    (["run", "--workload", "mm", "--param", "n=-3"], 2, "parameter n must be a positive integer"),
+    (["run", "--workload", "mm", "--param", "n=-3"], 2, "parameter n must be >= 1"),
     (["run", "--workload", "mm", "--param", "depth=3"], 2, "no selected workload has a parameter 'depth'"),
     (["run", "--seed", "-1"], 2, "--seed must be >= 0"),
     (["run", "--seed", "one"], 2, "--seed expects an integer"),
@@ -62,6 +62,9 @@ BAD_INPUTS = [
     (["list", "--family", "nope"], 2, "unknown family 'nope'"),
     (["list", "--cases", "huge"], 2, "unknown size 'huge'"),
     (["show", "/nonexistent/run"], 2, "no such file"),
+    (["overhead", "--n", "-5"], 2, "value must be >= 1, got -5"),
+    (["overhead", "--repeats", "many"], 2, "value expects an integer, got 'many'"),
+    (["overhead", "--device", "tpu"], 2, "unknown device 'tpu'"),
     (["frobnicate"], 2, "invalid choice"),
     ([], 2, "required"),
 ]
@@ -105,7 +108,7 @@ def test_unwritable_results_folder(capsys, tmp_path: Path) -> None:
 def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
     done = run_python("-m", "bench", "run", "--workload", "mm", "--param", "n=-1", cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip() == "bench: error: parameter n must be a positive integer, got -1"
+    assert done.stderr.strip() == "bench: error: parameter n must be >= 1, got -1"
     assert not (tmp_path / "results").exists()
 
 

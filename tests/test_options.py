@@ -61,8 +61,8 @@ def test_param_override_changes_sizes_and_collapses_duplicates() -> None:
     ("assignment", "message"),
     [
         ("n=abc", "parameter n expects an integer, got 'abc'"),
-        ("n=-4", "parameter n must be a positive integer"),
-        ("n=0", "parameter n must be a positive integer"),
+        ("n=-4", "parameter n must be >= 1"),
+        ("n=0", "parameter n must be >= 1"),
         ("nope=3", "no selected workload has a parameter 'nope'"),
         ("n", "--param expects KEY=VALUE"),
     ],

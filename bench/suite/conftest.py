@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -60,8 +59,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def bench_context(pytestconfig: pytest.Config) -> Iterator[RunContext]:
-    yield pytestconfig.stash[_CONTEXT]
+def bench_context(pytestconfig: pytest.Config) -> RunContext:
+    return pytestconfig.stash[_CONTEXT]
 
 
 @pytest.fixture(scope="session")
