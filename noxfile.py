@@ -59,6 +59,13 @@ def bench_cuda(session: nox.Session) -> None:
 
 
 @nox.session
+def reproduce(session: nox.Session) -> None:
+    """Train the tutorial's CIFAR-10 recipes and check them against results/references (default: LeNet5)."""
+    install_suite(session)
+    session.run("python", "-m", "bench", "reproduce", *session.posargs)
+
+
+@nox.session
 def overhead(session: nox.Session) -> None:
     """Harness overhead: the suite's timing of a 256 x 256 matmul against torch.utils.benchmark."""
     install_suite(session)

@@ -1,4 +1,4 @@
-"""``python -m bench``: list workloads, run the suite, show a run, measure harness overhead.
+"""``python -m bench``: list workloads, run the suite, show a run, reproduce accuracies, measure overhead.
 
 Exit codes: 0 success; 1 a benchmark failed; 2 bad input; 3 device not available.
 """
@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import envinfo, runs, suite
+from bench.bands import DEFAULT_BANDS
 from bench.context import RunContext
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
 from bench.options import OPTIONS, OneLineParser, SuiteOptions, add_options, positive_int
@@ -45,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print a run's results as a table", epilog=EPILOG)
     show.add_argument("run_dir", type=Path)
     show.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
+
+    reproduce = commands.add_parser(
+        "reproduce", help="train the tutorial's CIFAR-10 recipes and check the reference accuracy bands",
+        epilog="exit codes: 0 every accuracy in its band, 1 a miss or no band, 2 bad input, 3 device not available",
+    )  # fmt: skip
+    reproduce.add_argument("--model", action="append", choices=("lenet5", "resnet18"), default=[],
+                           help="model to train (repeatable; default: lenet5)")  # fmt: skip
+    reproduce.add_argument("--path", choices=("tensor", "seed"), default="tensor", help="data path (default: tensor)")
+    reproduce.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's 10)")
+    reproduce.add_argument("--device", default="cpu")
+    reproduce.add_argument("--seed", default="0")
+    reproduce.add_argument("--data-source", default="auto")
+    reproduce.add_argument("--data-root")
+    reproduce.add_argument("--bands", type=Path, default=DEFAULT_BANDS, help="bands file (default: the committed one)")
+    reproduce.add_argument("--out", default=str(runs.DEFAULT_ROOT))
 
     overhead = commands.add_parser(
         "overhead", help="compare the suite's timing of a small matmul with torch.utils.benchmark", epilog=EPILOG
@@ -90,12 +106,15 @@ def _forwarded(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     return [*forwarded, *selection, *extra]
 
 
-def cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    import pytest  # noqa: PLC0415 - only this command needs it
+def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path]:
+    """Check the inputs, make the run folder, run the suite; the exit code and the folder."""
+    import pytest  # noqa: PLC0415 - only running needs it
 
     options = SuiteOptions.parse(args)
     context = RunContext(options.settings)
     cases = options.cases()
+    for name, record in options.preflight(cases).items():  # data checked before anything is written
+        print(f"bench: {name} data: {describe_data(record)}", flush=True)
     run_dir = runs.new_run_dir(Path(args.out), f"{context.device.type}-{options.size}")
     partial = run_dir / f".{runs.BENCHMARK_JSON}.partial"
     pytest_args = suite.pytest_args(partial, _forwarded(args, extra))
@@ -120,15 +139,42 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
     code = pytest.main(pytest_args)
     if partial.exists():
         os.replace(partial, run_dir / runs.BENCHMARK_JSON)
-    print(f"bench: results in {run_dir}", flush=True)
-    if code == pytest.ExitCode.OK:
-        return EXIT_OK
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         shutil.rmtree(run_dir)  # nothing was measured: leave no empty run behind
         raise UsageError("no case matched the -k/-m selection")
-    if code == pytest.ExitCode.USAGE_ERROR:
-        return EXIT_USAGE
-    return EXIT_FAILED
+    print(f"bench: results in {run_dir}", flush=True)
+    if code == pytest.ExitCode.OK:
+        return EXIT_OK, run_dir
+    return (EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_FAILED), run_dir
+
+
+def cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    return run_suite(args, extra)[0]
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Run the recipes at the tutorial's configuration, then check each accuracy against its band."""
+    from bench.bands import judge, load_bands, table  # noqa: PLC0415
+    from bench.summary import load_run  # noqa: PLC0415
+
+    bands = load_bands(args.bands)
+    argv = ["run", "--workload", "cifar_train", "--size", "seed", "--param", f"path={args.path}",
+            "--device", args.device,
+            "--seed", args.seed, "--data-source", args.data_source, "--out", args.out]  # fmt: skip
+    argv += ["--param", f"epochs={args.epochs}"] if args.epochs else []
+    argv += ["--data-root", args.data_root] if args.data_root else []
+    argv += ["--param", f"model={args.model[0]}"] if len(set(args.model)) == 1 else []
+    code, run_dir = run_suite(build_parser().parse_args(argv), ["-q"])
+    verdicts = judge(load_run(run_dir), bands)
+    print(table(verdicts))
+    if code != EXIT_OK:
+        return code
+    return EXIT_OK if verdicts and all(v.passed for v in verdicts) else EXIT_FAILED
+
+
+def describe_data(record: dict) -> str:
+    counts = f"{record.get('train_count', '?')} train / {record.get('test_count', '?')} test images"
+    return f"{record.get('label', '?')} ({record.get('source', '?')}, {counts}) {record.get('path', '')}".rstrip()
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -159,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args, extra)
         if args.command == "show":
             return cmd_show(args)
+        if args.command == "reproduce":
+            args.model = args.model or ["lenet5"]
+            return cmd_reproduce(args)
         return cmd_overhead(args)
     except BenchError as error:
         print(f"bench: error: {error}", file=sys.stderr)

@@ -6,6 +6,7 @@ and a scratch folder — so the same workload code runs on any device.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import shutil
@@ -46,12 +47,30 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+DATA_SOURCES = ("auto", "torchvision", "folder", "npz", "imagefolder", "synthetic")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Where data-driven workloads find their data set, and how they load it."""
+
+    source: str = "auto"
+    root: str | None = None
+    workers: int = 0
+    pin_memory: bool = False
+
+    def __post_init__(self) -> None:
+        if self.source not in DATA_SOURCES:
+            raise UsageError(f"unknown data source {self.source!r} (use {', '.join(DATA_SOURCES)})")
+
+
 @dataclass(frozen=True)
 class RunSettings:
     device: str = "cpu"
     seed: int = 0
     determinism: str = "warn"
     threads: int | None = None
+    data: DataSettings = DataSettings()
 
     def __post_init__(self) -> None:
         if self.determinism not in DETERMINISM_MODES:
@@ -65,9 +84,10 @@ class RunSettings:
 class RunContext:
     """The run's device and reproducibility settings, applied to the process."""
 
-    def __init__(self, settings: RunSettings) -> None:
+    def __init__(self, settings: RunSettings, artifacts: Path | None = None) -> None:
         self.settings = settings
         self.device = resolve_device(settings.device)
+        self.artifacts = artifacts  # the run folder, where workloads may leave side files
         self._scratch: Path | None = None
 
     # -- set up -----------------------------------------------------------------
@@ -109,6 +129,7 @@ class RunContext:
             "float32_matmul_precision": torch.get_float32_matmul_precision(),
             "threads": torch.get_num_threads(),
             "interop_threads": torch.get_num_interop_threads(),
+            "data": dataclasses.asdict(self.settings.data),
         }
 
     # -- helpers for workloads ----------------------------------------------------
@@ -121,6 +142,19 @@ class RunContext:
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def artifact_dir(self, name: str) -> Path | None:
+        """A new folder for one workload's side files in the run folder (None outside a run)."""
+        if self.artifacts is None:
+            return None
+        for n in range(1000):
+            folder = self.artifacts / "artifacts" / (name if n == 0 else f"{name}-{n}")
+            try:
+                folder.mkdir(parents=True)
+                return folder
+            except FileExistsError:
+                continue
+        raise RuntimeError(f"too many artifact folders named {name}")
 
     @property
     def scratch(self) -> Path:

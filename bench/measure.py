@@ -28,7 +28,11 @@ def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) ->
     cuda = ctx.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(ctx.device)
-    plan = timing.plan_rounds(prepared.call, ctx.synchronize, policy)
+    plan = (
+        timing.RoundPlan(1, 1, 0)
+        if case.workload.timed_once
+        else timing.plan_rounds(prepared.call, ctx.synchronize, policy)
+    )
     timing.arm(timing.backend_for(ctx.device))
     try:
         result = benchmark.pedantic(
@@ -52,7 +56,9 @@ def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) ->
         "threads": torch.get_num_threads(),
         "plan": {"iterations": plan.iterations, "rounds": plan.rounds, "warmup_rounds": plan.warmup_rounds},
     }
-    work = case.work()
+    if case.workload.preflight is not None:
+        info["data"] = case.workload.preflight(ctx.settings)
+    work = prepared.work or case.work()
     info["work"] = {"items": work.items, "flops": work.flops, "bytes": work.bytes}
     stats = getattr(benchmark, "stats", None)
     if stats is not None:  # None when pytest-benchmark is disabled

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.context import DETERMINISM_MODES, RunSettings
+from bench.context import DATA_SOURCES, DETERMINISM_MODES, DataSettings, RunSettings
 from bench.errors import UsageError
 from bench.registry import KNOWN_SIZES, Case, plan, select
 from bench.timing import RoundPolicy
@@ -52,6 +52,22 @@ OPTIONS = (
     Option("determinism", f"{', '.join(DETERMINISM_MODES)} (default: warn)", {"default": "warn"}),
     Option("threads", "torch intra-op threads (default: torch's choice)", {"default": None}),
     Option("max-time", "seconds of timed rounds per benchmark (default: 2, 0.05 with --quick)", {"default": None}),
+    Option(
+        "data-source",
+        f"data set for training workloads: {', '.join(DATA_SOURCES)} (default: auto)",
+        {"default": "auto"},
+    ),
+    Option(
+        "data-root",
+        "data set location: download folder, torchvision-layout folder, .npz or ImageFolder tree",
+        {"default": None},
+    ),
+    Option("loader-workers", "DataLoader worker processes for the seed data path (default: 0)", {"default": "0"}),
+    Option(
+        "pin-memory",
+        "pinned host memory in the seed data path's DataLoader",
+        {"action": "store_true", "default": False},
+    ),
 )
 
 
@@ -133,6 +149,12 @@ class SuiteOptions:
             seed=_option_number("seed", ns.bench_seed, int, 0),
             determinism=ns.bench_determinism,
             threads=_option_number("threads", ns.bench_threads, int, 1),
+            data=DataSettings(
+                source=ns.bench_data_source,
+                root=ns.bench_data_root,
+                workers=_option_number("loader-workers", ns.bench_loader_workers, int, 0),
+                pin_memory=ns.bench_pin_memory,
+            ),
         )
         return cls(
             settings=settings,
@@ -153,6 +175,14 @@ class SuiteOptions:
     def cases(self) -> list[Case]:
         chosen = select(self.workloads, self.families, self.tags)
         return override(plan(chosen, self.size, self.device_type, self.dtypes), self.params)
+
+    def preflight(self, cases: Sequence[Case]) -> dict[str, dict[str, Any]]:
+        """Run each selected workload's preflight once (data checks); records by workload name."""
+        return {
+            w.name: w.preflight(self.settings)
+            for w in {c.workload.name: c.workload for c in cases}.values()
+            if w.preflight is not None
+        }
 
     def policy(self) -> RoundPolicy:
         policy = RoundPolicy.quick() if self.quick else RoundPolicy()

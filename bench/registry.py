@@ -40,14 +40,6 @@ DTYPES: dict[str, torch.dtype] = {
 WorkCount = Callable[..., float]
 
 
-@dataclass
-class Prepared:
-    """A timed call plus, optionally, metrics read once after timing ends."""
-
-    call: Callable[[], Any]
-    metrics: Callable[[], dict[str, Any]] | None = None
-
-
 @dataclass(frozen=True)
 class Work:
     """What one timed call does: items, and FLOPs or bytes where well defined."""
@@ -66,6 +58,16 @@ class Work:
         return rates
 
 
+@dataclass
+class Prepared:
+    """A timed call plus, optionally, metrics read once after timing ends, and the
+    work one call really does when only the prepared data can tell (e.g. a smaller data set)."""
+
+    call: Callable[[], Any]
+    metrics: Callable[[], dict[str, Any]] | None = None
+    work: Work | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Workload:
     name: str
@@ -79,6 +81,8 @@ class Workload:
     flops: WorkCount | None = None
     bytes: WorkCount | None = None
     description: str = ""
+    timed_once: bool = False
+    preflight: Callable[[Any], dict[str, Any]] | None = None
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -139,8 +143,16 @@ def workload(
     tags: Iterable[str] = (),
     flops: WorkCount | None = None,
     bytes: WorkCount | None = None,  # noqa: A002 - the natural name for a byte count
+    timed_once: bool = False,
+    preflight: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a workload; the function's name is the workload's name."""
+    """Declare a workload; the function's name is the workload's name.
+
+    ``timed_once``: one call is a whole run (training), timed once, not calibrated
+    into rounds.  ``preflight(settings)``: checks what the workload needs from
+    outside (a data set) before a run writes anything, and returns its record,
+    which goes with every result of the workload.
+    """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = fn.__name__
@@ -171,6 +183,8 @@ def workload(
             flops=flops,
             bytes=bytes,
             description=doc[0] if doc else "",
+            timed_once=timed_once,
+            preflight=preflight,
         )
         return fn
 

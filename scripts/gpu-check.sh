@@ -10,6 +10,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+# The GPU machine has no network: CIFAR-10 training runs on the labelled synthetic set.
+export BENCH_OFFLINE=1
 PY=${PYTHON:-python3}
 OUT_DIR=${OUT:-results/runs}
 mkdir -p "$OUT_DIR"

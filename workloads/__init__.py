@@ -5,6 +5,7 @@ adding a workload means adding one decorated function to one module here."""
 from workloads import (  # noqa: F401 - imported to register their workloads
     autograd,
     checkpoint,
+    cifar,
     layers,
     losses_optim,
     math_ops,

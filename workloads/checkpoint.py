@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 
 from bench.context import RunContext
 from bench.registry import Prepared, workload
+from workloads.cifar.models import resnet18_cifar
 from workloads.layers import SeedMLP
 
 
@@ -24,12 +24,6 @@ def seed_linear() -> nn.Module:
         layer.weight.copy_(torch.tensor([[1.0, 2.0, 3.0]]))
         layer.bias.copy_(torch.tensor([4.0]))
     return layer
-
-
-def resnet18_cifar() -> nn.Module:
-    model = torchvision.models.resnet18(weights=None)
-    model.fc = nn.Linear(512, 10)
-    return model
 
 
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {

@@ -19,6 +19,7 @@ _OPTIONS = pytest.StashKey[SuiteOptions]()
 _CONTEXT = pytest.StashKey[RunContext]()
 _CASES = pytest.StashKey[list[Case]]()
 _FAILED = pytest.StashKey[list[dict[str, str]]]()
+_PREFLIGHT = pytest.StashKey[dict[str, dict[str, Any]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,13 +29,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         options = SuiteOptions.parse(config.option)
-        context = RunContext(options.settings)
+        json_path = config.getoption("benchmark_json", None)
+        context = RunContext(options.settings, artifacts=json_path.parent if json_path else None)
         cases = options.cases()
+        preflight = options.preflight(cases)
     except BenchError as error:
         raise pytest.UsageError(str(error)) from None
     context.apply()
     config.stash[_OPTIONS], config.stash[_CONTEXT], config.stash[_CASES] = options, context, cases
-    config.stash[_FAILED] = []
+    config.stash[_PREFLIGHT], config.stash[_FAILED] = preflight, []
     for workload in all_workloads().values():
         for marker in (workload.family, *workload.tags):
             config.addinivalue_line("markers", f"{marker}: workloads of family or tag {marker!r}")
@@ -88,5 +91,6 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         "context": context.record(),
         "selection": options.record(),
         "cases_planned": len(config.stash[_CASES]),
+        "preflight": config.stash[_PREFLIGHT],
         "failed": config.stash[_FAILED],
     }
