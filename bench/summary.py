@@ -27,6 +27,11 @@ def load_run(path: Path) -> dict[str, Any]:
 
 
 def _rate(info: dict[str, Any]) -> str:
+    metrics = info.get("metrics", {})
+    if "final_test_accuracy" in metrics:  # a training run: its throughput, accuracy and data, and its doubts
+        flags = " LOADER-BOUND" if metrics.get("loader_bound") else ""
+        return (f"{metrics['images_per_s']:.0f} img/s, test acc {metrics['final_test_accuracy']:.2%}"
+                f" on {metrics['data_label']}{flags}")  # fmt: skip
     rates = info.get("rates", {})
     if "gflops" in rates:
         return f"{rates['gflops']:.1f} GFLOP/s"

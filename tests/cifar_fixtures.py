@@ -10,6 +10,9 @@ from PIL import Image
 
 from workloads.cifar.data import BATCHES_DIR, CLASSES
 
+# The lossy JPEG copy of CIFAR-10 beside the checkout (not on users' machines: tests that need it skip)
+SHARED_NPZ = Path(__file__).parents[2] / "shared" / "datasets" / "cifar10-jpeg" / "cifar10.npz"
+
 
 def images_and_labels(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

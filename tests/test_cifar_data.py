@@ -8,14 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cifar_fixtures import images_and_labels, write_batches, write_imagefolder, write_npz
+from cifar_fixtures import SHARED_NPZ, images_and_labels, write_batches, write_imagefolder, write_npz
 
 from bench.context import DataSettings
 from bench.errors import UsageError
 from workloads.cifar import data as cifar_data
 from workloads.cifar.data import BATCHES_DIR, DataError, from_folder, from_imagefolder, from_npz, subset
-
-SHARED_NPZ = Path(__file__).parents[2] / "shared" / "datasets" / "cifar10-jpeg" / "cifar10.npz"
 
 
 def load(source: str = "auto", root: Path | None = None) -> cifar_data.CifarData:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from cifar_fixtures import write_npz
+from cifar_fixtures import SHARED_NPZ, write_npz
 from processes import run_python
 
 from bench.context import DataSettings, RunContext, RunSettings
@@ -18,7 +18,6 @@ from workloads.cifar.loaders import PAD, SeedLoader, TensorLoader, crop_and_flip
 from workloads.cifar.models import LeNet5
 from workloads.cifar.train import Training
 
-SHARED_NPZ = Path(__file__).parents[2] / "shared" / "datasets" / "cifar10-jpeg" / "cifar10.npz"
 CPU = torch.device("cpu")
 
 
@@ -154,6 +153,12 @@ def test_every_training_result_carries_its_data_record(two_runs) -> None:
         assert info["rates"]["items_per_s"] == pytest.approx(512 / result["stats"]["median"])
         assert info["plan"] == {"iterations": 1, "rounds": 1, "warmup_rounds": 0}
         assert result["stats"]["rounds"] == 1
+
+
+def test_show_gives_accuracy_data_and_loader_flag(two_runs) -> None:
+    done = run_python("-m", "bench", "show", two_runs[0]["run_dir"], cwd=Path(two_runs[0]["run_dir"]))
+    rows = [line for line in done.stdout.splitlines() if line.startswith("cifar_train/")]
+    assert len(rows) == 2 and all("test acc" in row and "on npz-unverified" in row for row in rows)
 
 
 def test_tensorboard_event_files_hold_scalars_histograms_graph_and_images(two_runs) -> None:
