@@ -56,6 +56,9 @@ timeout 420 "$PY" -m bench run --device "$device" "${size[@]}" --max-time "$max_
 run_dir=$(comm -13 <(echo "$before") <(ls "$OUT_DIR") | grep -v '\.log$' | head -n 1)
 if [[ -n "$run_dir" && -f "$OUT_DIR/$run_dir/benchmark.json" ]]; then
   "$PY" -m bench show "$OUT_DIR/$run_dir" > "$OUT_DIR/$run_dir/table.txt"
+  if [[ -d "$OUT_DIR/$run_dir/artifacts" ]]; then  # one file: the device tool brings back few files, 2 folders deep
+    tar -czf "$OUT_DIR/$run_dir/artifacts.tar.gz" -C "$OUT_DIR/$run_dir" artifacts && rm -r "$OUT_DIR/$run_dir/artifacts"
+  fi
   step "results: $OUT_DIR/$run_dir (full table in table.txt)"
   "$PY" -m bench show --brief "$OUT_DIR/$run_dir"
 else
