@@ -67,6 +67,6 @@ def reproduce(session: nox.Session) -> None:
 
 @nox.session
 def overhead(session: nox.Session) -> None:
-    """Harness overhead: the suite's timing of a 256 x 256 matmul against torch.utils.benchmark."""
+    """Overheads on a 256 x 256 matmul: harness vs torch.utils.benchmark (default), or `-- sampler` on vs off."""
     install_suite(session)
     session.run("python", "-m", "bench", "overhead", *session.posargs)

@@ -63,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--out", default=str(runs.DEFAULT_ROOT))
 
     overhead = commands.add_parser(
-        "overhead", help="compare the suite's timing of a small matmul with torch.utils.benchmark", epilog=EPILOG
+        "overhead", help="harness vs torch.utils.benchmark, or sampler on vs off, on a small matmul", epilog=EPILOG
     )
+    overhead.add_argument("what", nargs="?", choices=("harness", "sampler"), default="harness")
     overhead.add_argument("--device", default="cpu")
     overhead.add_argument("--n", type=positive_int, default=256, help="matrix size (default: 256)")
     overhead.add_argument("--repeats", type=positive_int, default=3, help="alternations of the two timers (default: 3)")
@@ -187,7 +188,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_overhead(args: argparse.Namespace) -> int:
     from bench.overhead import compare  # noqa: PLC0415
 
-    print(compare(args.device, args.n, args.repeats))
+    print(compare(args.what, args.device, args.n, args.repeats))
     return EXIT_OK
 
 

@@ -71,6 +71,7 @@ class RunSettings:
     determinism: str = "warn"
     threads: int | None = None
     data: DataSettings = DataSettings()
+    telemetry_hz: float = 20.0  # 0: no sampler thread at all
 
     def __post_init__(self) -> None:
         if self.determinism not in DETERMINISM_MODES:
@@ -79,6 +80,8 @@ class RunSettings:
             raise UsageError(f"seed must be >= 0, got {self.seed}")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"threads must be >= 1, got {self.threads}")
+        if not 0 <= self.telemetry_hz <= 1000:
+            raise UsageError(f"telemetry rate must be within 0..1000 Hz, got {self.telemetry_hz}")
 
 
 class RunContext:
@@ -130,6 +133,7 @@ class RunContext:
             "threads": torch.get_num_threads(),
             "interop_threads": torch.get_num_interop_threads(),
             "data": dataclasses.asdict(self.settings.data),
+            "telemetry_hz": self.settings.telemetry_hz,
         }
 
     # -- helpers for workloads ----------------------------------------------------
@@ -143,10 +147,15 @@ class RunContext:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def artifact_dir(self, name: str) -> Path | None:
-        """A new folder for one workload's side files in the run folder (None outside a run)."""
+    def artifact_dir(self, name: str, shared: bool = False) -> Path | None:
+        """A folder for side files in the run folder (None outside a run): a new one for each
+        caller, or with ``shared`` the same one for all."""
         if self.artifacts is None:
             return None
+        if shared:
+            folder = self.artifacts / "artifacts" / name
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
         for n in range(1000):
             folder = self.artifacts / "artifacts" / (name if n == 0 else f"{name}-{n}")
             try:

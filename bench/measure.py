@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 from typing import Any
 
 import torch
 
-from bench import timing
+from bench import telemetry, timing
 from bench.context import RunContext
 from bench.registry import Case
+from bench.runs import write_json
 from bench.timing import RoundPolicy
 
 RECORD_SCHEMA = 1  # version of the extra_info layout below
@@ -33,11 +35,13 @@ def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) ->
         if case.workload.timed_once
         else timing.plan_rounds(prepared.call, ctx.synchronize, policy)
     )
+    sampler = telemetry.sampler_for(ctx.device, ctx.settings.telemetry_hz) if ctx.settings.telemetry_hz else None
     timing.arm(timing.backend_for(ctx.device))
     try:
-        result = benchmark.pedantic(
-            prepared.call, rounds=plan.rounds, iterations=plan.iterations, warmup_rounds=plan.warmup_rounds
-        )
+        with sampler or contextlib.nullcontext():
+            result = benchmark.pedantic(
+                prepared.call, rounds=plan.rounds, iterations=plan.iterations, warmup_rounds=plan.warmup_rounds
+            )
     finally:
         device_times = timing.disarm(plan.iterations, plan.warmup_rounds)
 
@@ -76,6 +80,11 @@ def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) ->
         info["metrics"] = prepared.metrics()
     if cuda:
         info["cuda_max_memory_allocated"] = torch.cuda.max_memory_allocated(ctx.device)
+    if sampler is not None:
+        info["telemetry"] = sampler.summary()
+        folder = ctx.artifact_dir("telemetry", shared=True) if sampler.timeline else None
+        if folder is not None:  # the GPU's timeline, in full
+            write_json(folder / f"{case.id.replace('/', '_')}.json", {"case": case.id, "timeline": sampler.timeline})
     benchmark.extra_info.update(info)
     benchmark.group = case.workload.family
 

@@ -53,6 +53,11 @@ OPTIONS = (
     Option("threads", "torch intra-op threads (default: torch's choice)", {"default": None}),
     Option("max-time", "seconds of timed rounds per benchmark (default: 2, 0.05 with --quick)", {"default": None}),
     Option(
+        "telemetry-hz",
+        "GPU and process sampling rate while a benchmark runs; 0 turns it off (default: 20)",
+        {"default": "20"},
+    ),
+    Option(
         "data-source",
         f"data set for training workloads: {', '.join(DATA_SOURCES)} (default: auto)",
         {"default": "auto"},
@@ -155,6 +160,7 @@ class SuiteOptions:
                 workers=_option_number("loader-workers", ns.bench_loader_workers, int, 0),
                 pin_memory=ns.bench_pin_memory,
             ),
+            telemetry_hz=_option_number("telemetry-hz", ns.bench_telemetry_hz, float, 0.0),
         )
         return cls(
             settings=settings,

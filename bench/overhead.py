@@ -1,8 +1,9 @@
-"""Harness overhead: the suite's timing of a small matmul against torch.utils.benchmark.
+"""Overheads of the harness, measured as ratios of medians on a small matmul.
 
-Both time the same ``torch.mm(a, b)`` on the same tensors' shapes, alternating
-so that drift in the machine's speed hits both; the ratio of their medians is
-the harness's overhead (goal: within 5 %).
+``harness``: the suite's timing of ``torch.mm(a, b)`` against torch.utils.benchmark's
+Timer (goal: within 5 %).  ``sampler``: the suite with its telemetry sampler at 20 Hz
+against the suite without it (goal: under 1 %).  The two sides alternate, so drift
+in the machine's speed hits both.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bench.context import RunContext, RunSettings
 from bench.errors import BenchError
 
 
-def suite_median(device: str, n: int) -> float:
+def suite_median(device: str, n: int, *flags: str) -> float:
     """Median seconds per call of mm at n x n, measured by the real suite path."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "overhead.json"
@@ -60,17 +61,24 @@ def _runs(values: list[float]) -> str:
     return f"{statistics.median(values) * 1e6:9.2f} us  (runs: {', '.join(f'{v * 1e6:.2f}' for v in values)})"
 
 
-def compare(device: str, n: int, repeats: int) -> str:
+def compare(what: str, device: str, n: int, repeats: int) -> str:
     RunContext(RunSettings(device=device))  # refuse a bad or absent device before any work
-    ours, timer = [], []
+    if what == "harness":
+        names, goal = ("suite", "Timer"), "within 5 %"
+        measure_a, measure_b = (lambda: suite_median(device, n)), (lambda: timer_median(device, n))
+    else:
+        names, goal = ("sampler on", "sampler off"), "under 1 % slower"
+        measure_a = lambda: suite_median(device, n, "--bench-telemetry-hz=20")  # noqa: E731
+        measure_b = lambda: suite_median(device, n, "--bench-telemetry-hz=0")  # noqa: E731
+    a, b = [], []
     for _ in range(repeats):
-        timer.append(timer_median(device, n))
-        ours.append(suite_median(device, n))
-    ratio = statistics.median(ours) / statistics.median(timer)
-    pairs = ", ".join(f"{o / t:.3f}" for o, t in zip(ours, timer, strict=True))
+        b.append(measure_b())
+        a.append(measure_a())
+    ratio = statistics.median(a) / statistics.median(b)
+    pairs = ", ".join(f"{x / y:.3f}" for x, y in zip(a, b, strict=True))
     return (
         f"mm {n}x{n} float32 on {device}, {torch.get_num_threads()} threads\n"
-        f"suite median  {_runs(ours)}\n"
-        f"Timer median  {_runs(timer)}\n"
-        f"ratio suite/Timer {ratio:.3f}  (per alternation: {pairs}); goal: within 5 %"
+        f"{names[0]:<12} {_runs(a)}\n"
+        f"{names[1]:<12} {_runs(b)}\n"
+        f"ratio {names[0]}/{names[1]} {ratio:.3f}  (per alternation: {pairs}); goal: {goal}"
     )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check: one script, run once on a machine with a CUDA GPU and PyTorch installed
-# (no nox, no network needed). It runs the CUDA-only tests, the harness-overhead check
+# (no nox, no network needed). It runs the CUDA-only tests, the harness and sampler overhead checks
 # on the GPU, and the whole suite at full size on CUDA, then prints a short table last.
 #
 #   scripts/gpu-check.sh            # on the GPU machine; results under $OUT (or results/runs)
@@ -47,7 +47,9 @@ step "CUDA-path tests (pytest -k cuda)"
 "$PY" -m pytest tests -q -p no:cacheprovider -k "cuda or device" 2>&1 | tail -n 5 | tee -a "$log" || status=1
 
 step "harness overhead on $device"
-"$PY" -m bench overhead --device "$device" --repeats 2 2>&1 | tail -n 4 | tee -a "$log" || status=1
+"$PY" -m bench overhead harness --device "$device" --repeats 2 2>&1 | tail -n 4 | tee -a "$log" || status=1
+step "telemetry sampler overhead on $device"
+"$PY" -m bench overhead sampler --device "$device" --repeats 2 2>&1 | tail -n 4 | tee -a "$log" || status=1
 
 step "suite on $device (${size[*]}, max-time $max_time s per case)"
 before=$(ls "$OUT_DIR")
