@@ -59,6 +59,15 @@ def bench_cuda(session: nox.Session) -> None:
 
 
 @nox.session
+def report(session: nox.Session) -> None:
+    """A report (Markdown, HTML, CSV, plots) from the run folders given after --, e.g. results/runs/*."""
+    if not session.posargs:
+        session.error("report: name the run folders after --, e.g. nox -s report -- results/runs/*")
+    install_suite(session)
+    session.run("python", "-m", "bench", "report", *session.posargs)
+
+
+@nox.session
 def reproduce(session: nox.Session) -> None:
     """Train the tutorial's CIFAR-10 recipes and check them against results/references (default: LeNet5)."""
     install_suite(session)

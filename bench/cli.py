@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_dir", type=Path)
     show.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
 
+    report = commands.add_parser("report", help="one report (Markdown, HTML, CSV, plots) from any number of runs",
+                                 epilog=EPILOG)  # fmt: skip
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders or benchmark JSON files")
+    report.add_argument("--out", type=Path, default=Path("results") / "report", help="report folder")
+    report.add_argument("--skip-bad", action="store_true", help="leave out unreadable files and list them")
+
     reproduce = commands.add_parser(
         "reproduce", help="train the tutorial's CIFAR-10 recipes and check the reference accuracy bands",
         epilog="exit codes: 0 every accuracy in its band, 1 a miss or no band, 2 bad input, 3 device not available",
@@ -206,6 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args, extra)
         if args.command == "show":
             return cmd_show(args)
+        if args.command == "report":
+            from bench.report import build  # noqa: PLC0415 - pandas and matplotlib load slowly
+
+            print(f"bench: report in {build(args.runs, args.out, args.skip_bad)}")
+            return EXIT_OK
         if args.command == "reproduce":
             args.model = args.model or ["lenet5"]
             return cmd_reproduce(args)

@@ -1,0 +1,385 @@
+"""``python -m bench report RUN…``: many run records as one tidy table, plots and a report.
+
+Reads only run records (pytest-benchmark JSON) and their side files; writes, into one folder,
+``report.md``, a self-contained ``report.html`` (plots embedded), ``results.csv`` and PNGs.
+Every report says what it was measured on and what not to trust.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import UsageError
+from bench.registry import all_workloads
+from bench.runs import write_atomic
+from bench.summary import load_run
+
+NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
+BOOTSTRAP = 2000  # resamples for a speedup's confidence interval
+
+
+@dataclass
+class Collection:
+    """The records read, and the files passed over with ``--skip-bad``."""
+
+    records: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def collect(paths: list[Path], skip_bad: bool) -> Collection:
+    found = Collection()
+    for path in paths:
+        try:
+            found.records.append((path, load_run(path)))
+        except UsageError as error:
+            if not skip_bad:
+                raise
+            found.skipped.append(str(error))
+    if not found.records:
+        raise UsageError("no usable run record among the files given")
+    return found
+
+
+def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str, Any]:
+    info, stats, machine = bench.get("extra_info", {}), bench.get("stats", {}), record.get("machine_info", {})
+    rates, metrics = info.get("rates", {}), info.get("metrics", {})
+    gpu = (info.get("telemetry") or {}).get("gpu", {})
+    median = rates.get("median_s", stats.get("median"))
+    device_time = info.get("device_time", {})
+    samples = device_time.get("per_round_s") or stats.get("data") or []
+    iqr = device_time.get("iqr_s", stats.get("iqr"))
+    gpus = machine.get("gpus") or []
+    return {
+        "run": path.name if path.is_dir() else path.parent.name,
+        "machine": f"{machine.get('node', '?')} / {machine.get('cpu_model', '?')}",
+        "gpu_name": gpus[0]["name"] if gpus and info.get("device_type") == "cuda" else None,
+        "torch": (machine.get("torch") or {}).get("version"),
+        "commit": (record.get("commit_info") or {}).get("id", "")[:10] or None,
+        "container": ((machine.get("container") or {}).get("image")),
+        "case": bench.get("param") or bench.get("name"),
+        "workload": info.get("workload"),
+        "family": info.get("family"),
+        "size": info.get("size"),
+        "params": json.dumps(info.get("params", {}), sort_keys=True),
+        "dtype": info.get("dtype"),
+        "device_type": info.get("device_type"),
+        "determinism": info.get("determinism"),
+        "seed": info.get("seed"),
+        "median_s": median,
+        "iqr_s": iqr,
+        "iqr_rel": iqr / median if median and iqr is not None else None,
+        "rounds": stats.get("rounds"),
+        "timer": rates.get("basis", "host"),
+        "items_per_s": rates.get("items_per_s"),
+        "gflops": rates.get("gflops"),
+        "gbytes_per_s": rates.get("gbytes_per_s"),
+        "data": (info.get("data") or {}).get("label"),
+        "test_accuracy": metrics.get("final_test_accuracy"),
+        "loader_bound": metrics.get("loader_bound"),
+        "gpu_util_mean": gpu.get("util_mean"),
+        "gpu_power_mean_w": gpu.get("power_mean_w"),
+        "gpu_energy_j": gpu.get("energy_j"),
+        "throttled": gpu.get("throttled"),
+        "samples": samples,
+    }
+
+
+def tidy(collection: Collection) -> pd.DataFrame:
+    """One row per benchmark result, whatever run, device or machine it came from."""
+    rows = [_row(path, record, b) for path, record in collection.records for b in record["benchmarks"]]
+    if not rows:
+        raise UsageError("the run records hold no benchmark results")
+    return pd.DataFrame(rows)
+
+
+def bootstrap_ratio(cpu: list[float], gpu: list[float], rng: np.random.Generator) -> tuple[float, float]:
+    """95 % interval of median(cpu) / median(gpu), resampling each side's per-round times."""
+    if len(cpu) < 2 or len(gpu) < 2:
+        return float("nan"), float("nan")
+    a = np.median(rng.choice(np.asarray(cpu), (BOOTSTRAP, len(cpu))), axis=1)
+    b = np.median(rng.choice(np.asarray(gpu), (BOOTSTRAP, len(gpu))), axis=1)
+    low, high = np.percentile(a / b, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def speedups(table: pd.DataFrame) -> pd.DataFrame:
+    """CPU median / GPU median per case found on both, with a bootstrap confidence interval."""
+    keys = ["workload", "params", "dtype"]
+    cpu = table[table.device_type == "cpu"].drop_duplicates(keys, keep="last")
+    gpu = table[table.device_type == "cuda"].drop_duplicates(keys, keep="last")
+    both = cpu.merge(gpu, on=keys, suffixes=("_cpu", "_gpu"))
+    if both.empty:
+        return pd.DataFrame(columns=["case", "workload", "params", "dtype", "speedup", "low", "high"])
+    rng = np.random.default_rng(0)
+    intervals = [bootstrap_ratio(c, g, rng) for c, g in zip(both.samples_cpu, both.samples_gpu, strict=True)]
+    return pd.DataFrame(
+        {
+            "case": both.case_cpu,
+            "workload": both.workload,
+            "params": both.params,
+            "dtype": both.dtype,
+            "cpu_median_s": both.median_s_cpu,
+            "gpu_median_s": both.median_s_gpu,
+            "speedup": both.median_s_cpu / both.median_s_gpu,
+            "low": [low for low, _ in intervals],
+            "high": [high for _, high in intervals],
+        }
+    )
+
+
+def _variant(workload: str, params: str) -> str:
+    """The case's variant parameters (op, mode, …): cases that differ only in size share it."""
+    declared = all_workloads().get(workload)
+    keys = declared.variants if declared else {}
+    return json.dumps({k: v for k, v in json.loads(params).items() if k in keys}, sort_keys=True)
+
+
+def crossovers(ratios: pd.DataFrame) -> list[str]:
+    """For a workload variant measured at several sizes: the smallest size where the GPU surely wins."""
+    lines = []
+    ratios = ratios.assign(variant=[_variant(w, p) for w, p in zip(ratios.workload, ratios.params, strict=True)])
+    for (workload, dtype, _), group in ratios.groupby(["workload", "dtype", "variant"]):
+        if len(group) < 2:
+            continue
+        ordered = group.sort_values("cpu_median_s")
+        winners = ordered[ordered.low > 1]
+        where = f"from {winners.case.iloc[0]} on" if not winners.empty else "at none of the sizes measured"
+        lines.append(f"{workload} ({dtype}): the GPU wins (whole 95 % interval above 1) {where}")
+    return lines
+
+
+def doubts(table: pd.DataFrame, skipped: list[str]) -> list[str]:
+    """What the reader should not take at face value."""
+    found = []
+    machines = sorted(set(table.machine))
+    if len(machines) > 1:
+        found.append(f"results from {len(machines)} different machines are mixed: {'; '.join(machines)}")
+    noisy = table[table.iqr_rel > NOISY]
+    if len(noisy):
+        more = " …" if len(noisy) > 8 else ""
+        found.append(
+            f"{len(noisy)} results are noisy (IQR above {NOISY:.0%} of the median): {', '.join(noisy.case[:8])}{more}"
+        )
+    for column, what in (("throttled", "the GPU throttled during"), ("loader_bound", "data loading bounded")):
+        hit = table[table[column].fillna(False).astype(bool)]
+        if len(hit):
+            found.append(f"{what} {len(hit)} results: " + ", ".join(hit.case[:8]))
+    synthetic = table[table.data == "synthetic"]
+    if len(synthetic):
+        found.append(f"{len(synthetic)} training results used SYNTHETIC data: their accuracies are not CIFAR-10's")
+    modes = sorted(set(table.determinism.dropna()))
+    if len(modes) > 1:
+        found.append(f"determinism modes differ between results: {', '.join(modes)}")
+    found += [f"skipped: {reason}" for reason in skipped]
+    return found
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = [
+        "| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([header, rule, *body])
+
+
+def _timings_view(table: pd.DataFrame) -> pd.DataFrame:
+    view = table[["case", "device_type", "median_s", "iqr_rel", "gflops", "gbytes_per_s", "items_per_s", "run"]].copy()
+    view["median"] = view.median_s.map(lambda s: f"{s * 1e3:.4g} ms")
+    view["iqr/median"] = view.iqr_rel.map(lambda r: "" if pd.isna(r) else f"{r:.1%}" + (" NOISY" if r > NOISY else ""))
+    view["rate"] = [
+        f"{g:.1f} GFLOP/s" if pd.notna(g) else f"{b:.2f} GB/s" if pd.notna(b) else f"{i:.4g} items/s"
+        for g, b, i in zip(view.gflops, view.gbytes_per_s, view.items_per_s, strict=True)
+    ]
+    return view[["case", "device_type", "median", "iqr/median", "rate", "run"]]
+
+
+def plots(table: pd.DataFrame, ratios: pd.DataFrame, out: Path) -> list[Path]:
+    """matplotlib PNGs: per-family timings with IQR bars, speedups with their intervals, training curves."""
+    import matplotlib  # noqa: PLC0415 - slow import, only for reports
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    made = []
+    for family, members in table.groupby("family"):
+        group = members.sort_values("case").tail(40)
+        fig, ax = plt.subplots(figsize=(9, 0.25 * len(group) + 1.5))
+        labels = [f"{c} [{d}]" for c, d in zip(group.case, group.device_type, strict=True)]
+        ax.barh(labels, group.median_s * 1e3, xerr=group.iqr_s.fillna(0) * 1e3 / 2, color="#4477aa")
+        ax.set_xscale("log")
+        ax.set_xlabel("median time per call, ms (bars: IQR)")
+        ax.set_title(f"{family}: timings")
+        ax.tick_params(axis="y", labelsize=6)
+        fig.tight_layout()
+        made.append(out / f"timings_{family}.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+    if not ratios.empty:
+        ordered = ratios.sort_values("speedup").tail(40)
+        fig, ax = plt.subplots(figsize=(9, 0.25 * len(ordered) + 1.5))
+        errors = np.array([ordered.speedup - ordered.low, ordered.high - ordered.speedup]).clip(min=0)
+        ax.barh(ordered.case + " " + ordered.dtype.astype(str), ordered.speedup, xerr=errors, color="#228833")
+        ax.axvline(1, color="black", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("speedup = CPU median / GPU median (bars: 95 % bootstrap interval)")
+        ax.set_title("CPU vs GPU")
+        ax.tick_params(axis="y", labelsize=6)
+        fig.tight_layout()
+        made.append(out / "speedup.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+    return made
+
+
+def gpu_timelines(paths: list[Path], out: Path, most: int = 12) -> Path | None:
+    """GPU utilization and power over each case's timed rounds, from the runs' telemetry files."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    files = sorted(f for p in paths if p.is_dir() for f in (p / "artifacts" / "telemetry").glob("*.json"))[:most]
+    if not files:
+        return None
+    fig, (util_ax, power_ax) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    for file in files:
+        record = json.loads(file.read_text())
+        samples = record.get("timeline", [])
+        times = [s["t"] for s in samples]
+        if any("util" in s for s in samples):
+            util_ax.plot(times, [s.get("util", np.nan) for s in samples], label=record.get("case", file.stem))
+        if any("power_w" in s for s in samples):
+            power_ax.plot(times, [s.get("power_w", np.nan) for s in samples])
+    util_ax.set(title="GPU utilization (%)", ylim=(0, 105))
+    power_ax.set(title="GPU power (W)", xlabel="seconds into the case's timed rounds")
+    util_ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    path = out / "gpu_timelines.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def training_curves(collection: Collection, out: Path) -> Path | None:
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    runs = [(b.get("param", "?"), b["extra_info"]["metrics"]) for _, r in collection.records for b in r["benchmarks"]
+            if "epochs" in b.get("extra_info", {}).get("metrics", {})]  # fmt: skip
+    if not runs:
+        return None
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for _, metrics in runs:
+        epochs = [e["epoch"] for e in metrics["epochs"]]
+        label = f"{metrics['model']}/{metrics['path']} on {metrics['data_label']}"
+        loss_ax.plot(epochs, [e["train_loss"] for e in metrics["epochs"]], marker="o", label=label)
+        acc_ax.plot(epochs, [e["test_accuracy"] for e in metrics["epochs"]], marker="o", label=label)
+    loss_ax.set(title="train loss", xlabel="epoch")
+    acc_ax.set(title="test accuracy", xlabel="epoch")
+    acc_ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "training.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+@dataclass
+class Section:
+    title: str
+    lines: list[str]
+    table: pd.DataFrame | None = None
+
+
+def _context(table: pd.DataFrame) -> Section:
+    lines = sorted(
+        {f"{m} | torch {t} | {d}" for m, t, d in zip(table.machine, table.torch, table.device_type, strict=True)}
+    )
+    lines.append(f"runs: {', '.join(sorted(set(table.run)))}")
+    lines.append(f"determinism: {', '.join(sorted(set(table.determinism.dropna())))}")
+    lines.append(f"data: {', '.join(sorted(set(table.data.dropna()))) or 'none'}")
+    return Section("Context", lines)
+
+
+def _speedup_section(ratios: pd.DataFrame) -> Section:
+    if ratios.empty:
+        return Section("CPU vs GPU", ["No case was measured on both a CPU and a GPU."])
+    shown = pd.DataFrame(
+        {
+            "case": ratios.case,
+            "dtype": ratios.dtype,
+            "speedup": ratios.speedup.map("{:.2f}x".format),
+            "95 % interval": [
+                f"{low:.2f}..{high:.2f}" if np.isfinite(low) else "n/a: one round"
+                for low, high in zip(ratios.low, ratios.high, strict=True)
+            ],
+        }
+    )
+    return Section("CPU vs GPU", crossovers(ratios), shown)
+
+
+def _as_markdown(section: Section) -> str:
+    parts = [f"## {section.title}", "\n".join(f"- {line}" for line in section.lines)]
+    if section.table is not None:
+        parts.append(_markdown(section.table))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _as_html(section: Section) -> str:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in section.lines)
+    table = section.table.to_html(index=False, border=0, classes="results") if section.table is not None else ""
+    return f"<h2>{html.escape(section.title)}</h2>" + (f"<ul>{items}</ul>" if items else "") + table
+
+
+def build(paths: list[Path], out: Path, skip_bad: bool = False) -> Path:
+    """Write the report folder; return the Markdown report's path."""
+    collection = collect(paths, skip_bad)
+    table = tidy(collection)
+    ratios = speedups(table)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create report folder {out}: {error.strerror}") from None
+    images = plots(table, ratios, out)
+    extra = [training_curves(collection, out), gpu_timelines([p for p, _ in collection.records], out)]
+    images += [image for image in extra if image]
+    write_atomic(out / "results.csv", table.drop(columns=["samples"]).to_csv(index=False))
+    head = [
+        _context(table),
+        Section("Doubts", doubts(table, collection.skipped) or ["none found"]),
+        _speedup_section(ratios),
+    ]
+    timings = Section("Timings", [], _timings_view(table))
+    markdown = "\n\n".join(["# Benchmark report", *map(_as_markdown, head),
+                             "\n".join(f"![{p.stem}]({p.name})" for p in images), _as_markdown(timings)])  # fmt: skip
+    write_atomic(out / "report.md", markdown + "\n")
+    write_atomic(out / "report.html", _html([*map(_as_html, head)], images, _as_html(timings)))
+    return out / "report.md"
+
+
+def _base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _html(head: list[str], images: list[Path], tail: str) -> str:
+    """One self-contained page: plots inlined as data URIs."""
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+        "table.results{border-collapse:collapse;font-size:12px}"
+        "table.results td,table.results th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
+        "img{max-width:100%}li{margin:2px 0}"
+    )
+    figures = "".join(
+        f"<figure><img alt='{html.escape(image.stem)}' src='data:image/png;base64,{_base64(image)}'>"
+        f"<figcaption>{html.escape(image.stem)}</figcaption></figure>"
+        for image in images
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Benchmark report</title><style>{style}</style>"
+        f"</head><body><h1>Benchmark report</h1>{''.join(head)}<h2>Plots</h2>{figures}{tail}</body></html>"
+    )

@@ -1,0 +1,149 @@
+"""Reports from real run records: the tidy table, CPU-vs-GPU speedups, doubts, bad files.
+
+The CPU records are made by really running the suite at smoke size (in the fixture below). No
+GPU run has been committed yet, so the CUDA records here are CONSTRUCTED from a CPU record:
+device fields set to cuda and every time divided by ten. They test the arithmetic, nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from processes import run_python
+
+from bench import report
+from bench.errors import UsageError
+
+
+@pytest.fixture(scope="module")
+def cpu_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    done = run_python("-m", "bench", "run", "--quick", "--workload", "mm", "--workload", "cifar_train",
+                      "--param", "model=lenet5", "--data-source", "synthetic", "--max-time", "0.2",
+                      "--out", str(out), "--", "-q", cwd=out)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+def constructed_cuda_record(cpu_run: Path, target: Path, factor: float = 10.0) -> Path:
+    """A CONSTRUCTED record: the CPU run relabelled as a GPU run, every time divided by ``factor``."""
+    record = json.loads((cpu_run / "benchmark.json").read_text())
+    gpu = copy.deepcopy(record)
+    gpu["machine_info"]["gpus"] = [{"index": 0, "name": "CONSTRUCTED (not measured)"}]
+    for bench in gpu["benchmarks"]:
+        info, stats = bench["extra_info"], bench["stats"]
+        info["device"], info["device_type"] = "cuda:0", "cuda"
+        info["device_time"] = {"per_round_s": [t / factor for t in stats["data"]]}
+        info["rates"]["median_s"] /= factor
+        info["rates"]["basis"] = "cuda_event"
+    target.mkdir()
+    (target / "benchmark.json").write_text(json.dumps(gpu))
+    return target
+
+
+def test_tidy_table_has_a_row_per_result_with_its_context(cpu_run: Path) -> None:
+    table = report.tidy(report.collect([cpu_run], skip_bad=False))
+    record = json.loads((cpu_run / "benchmark.json").read_text())
+    assert len(table) == len(record["benchmarks"]) == 4  # mm x 2, lenet5 on two paths
+    mm = table[table.workload == "mm"].iloc[0]
+    assert mm.device_type == "cpu" and mm.torch.startswith("2.") and mm.family == "matrix"
+    assert json.loads(mm.params)["n"] == 64 and mm.median_s > 0 and len(mm.samples) == mm.rounds
+    training = table[table.workload == "cifar_train"]
+    assert set(training.data) == {"synthetic"} and training.test_accuracy.between(0, 1).all()
+
+
+def test_cpu_vs_gpu_speedup_and_its_interval(cpu_run: Path, tmp_path: Path) -> None:
+    gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
+    table = report.tidy(report.collect([cpu_run, gpu_run], skip_bad=False))
+    ratios = report.speedups(table)
+    mm = ratios[ratios.workload == "mm"]
+    assert len(mm) == 2
+    assert mm.speedup.tolist() == pytest.approx([10.0, 10.0])
+    assert (mm.low <= 10.0 + 1e-9).all() and (mm.high >= 10.0 - 1e-9).all()
+
+
+def test_where_the_gpu_starts_to_win() -> None:
+    """CONSTRUCTED ratios: mm at three sizes (and another op that never wins), as a report would have them."""
+    rows = [("mm", 256, "mm", 0.6, 0.5, 0.7), ("mm", 1024, "mm", 3.0, 2.5, 3.5), ("mm", 64, "mm", 0.1, 0.05, 0.2),
+            ("mm", 256, "matmul", 0.5, 0.4, 0.6), ("mm", 1024, "matmul", 0.9, 0.8, 1.1)]  # fmt: skip
+    ratios = pd.DataFrame(
+        {
+            "workload": [r[0] for r in rows],
+            "case": [f"mm/n={r[1]}/op={r[2]}/float32" for r in rows],
+            "params": [json.dumps({"n": r[1], "op": r[2]}) for r in rows],
+            "dtype": "float32",
+            "cpu_median_s": [r[1] ** 3 * 1e-9 for r in rows],
+            "speedup": [r[3] for r in rows],
+            "low": [r[4] for r in rows],
+            "high": [r[5] for r in rows],
+        }
+    )
+    assert sorted(report.crossovers(ratios)) == [
+        "mm (float32): the GPU wins (whole 95 % interval above 1) at none of the sizes measured",
+        "mm (float32): the GPU wins (whole 95 % interval above 1) from mm/n=1024/op=mm/float32 on",
+    ]
+
+
+def test_report_files_and_their_contents(cpu_run: Path, tmp_path: Path) -> None:
+    gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
+    md = report.build([cpu_run, gpu_run], tmp_path / "report")
+    text = md.read_text()
+    assert "## CPU vs GPU" in text and "10.00x" in text
+    assert "SYNTHETIC data" in text, "synthetic accuracies are called out"
+    csv = pd.read_csv(tmp_path / "report" / "results.csv")
+    assert len(csv) == 8 and set(csv.device_type) == {"cpu", "cuda"}
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(list((tmp_path / "report").glob("*.png"))) >= 3
+    assert (tmp_path / "report" / "speedup.png").stat().st_size > 0
+
+
+def test_gpu_timelines_are_plotted_from_the_runs_telemetry(cpu_run: Path, tmp_path: Path) -> None:
+    """A CONSTRUCTED GPU run folder whose telemetry file has the form measure() writes."""
+    gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
+    folder = gpu_run / "artifacts" / "telemetry"
+    folder.mkdir(parents=True)
+    timeline = [{"t": i / 20, "util": 90.0, "power_w": 300.0 + i} for i in range(40)]
+    (folder / "mm_n=64_op=mm_float32.json").write_text(
+        json.dumps({"case": "mm/n=64/op=mm/float32", "timeline": timeline})
+    )
+    report.build([cpu_run, gpu_run], tmp_path / "report")
+    assert (tmp_path / "report" / "gpu_timelines.png").stat().st_size > 10_000
+    assert "![gpu_timelines](gpu_timelines.png)" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_mixed_machines_are_flagged(cpu_run: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    record = json.loads((cpu_run / "benchmark.json").read_text())
+    record["machine_info"]["node"] = "another-host"
+    (other / "benchmark.json").write_text(json.dumps(record))
+    notes = report.doubts(report.tidy(report.collect([cpu_run, other], skip_bad=False)), [])
+    assert any("2 different machines are mixed" in n for n in notes)
+
+
+def test_a_bad_file_stops_the_report_unless_skipped(cpu_run: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"benchmarks": 3')
+    with pytest.raises(UsageError, match=f"{bad}: not valid JSON"):
+        report.collect([cpu_run, bad], skip_bad=False)
+    md = report.build([cpu_run, bad], tmp_path / "report", skip_bad=True)
+    assert f"skipped: {bad}: not valid JSON" in md.read_text()
+    with pytest.raises(UsageError, match="no usable run record"):
+        report.collect([bad], skip_bad=True)
+
+
+def test_report_cli_gives_one_line_for_a_foreign_file(tmp_path: Path) -> None:
+    foreign = tmp_path / "package.json"
+    foreign.write_text('{"name": "left-pad"}')
+    done = run_python("-m", "bench", "report", str(foreign), "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"bench: error: {foreign}: not a pytest-benchmark JSON file (no 'benchmarks' list or 'machine_info')"
+    )
+    assert not (tmp_path / "r").exists()
