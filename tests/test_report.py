@@ -1,14 +1,16 @@
 """Reports from real run records: the tidy table, CPU-vs-GPU speedups, doubts, bad files.
 
-The CPU records are made by really running the suite at smoke size (in the fixture below). No
-GPU run has been committed yet, so the CUDA records here are CONSTRUCTED from a CPU record:
-device fields set to cuda and every time divided by ten. They test the arithmetic, nothing else.
+The CPU record is tests/fixtures/runs/cpu-smoke, made by really running the suite at smoke size
+(see the fixtures' README). No GPU run has been committed yet, so the CUDA records here are
+CONSTRUCTED from it: device fields set to cuda and every time divided by ten. They test the
+arithmetic, nothing else.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -18,16 +20,13 @@ from processes import run_python
 from bench import report
 from bench.errors import UsageError
 
+FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 
-@pytest.fixture(scope="module")
-def cpu_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs")
-    done = run_python("-m", "bench", "run", "--quick", "--workload", "mm", "--workload", "cifar_train",
-                      "--param", "model=lenet5", "--data-source", "synthetic", "--max-time", "0.2",
-                      "--out", str(out), "--", "-q", cwd=out)  # fmt: skip
-    assert done.returncode == 0, done.stdout[-2000:]
-    (run_dir,) = out.iterdir()
-    return run_dir
+
+@pytest.fixture
+def cpu_run(tmp_path: Path) -> Path:
+    """A copy of the recorded CPU run, so tests can add files beside it."""
+    return Path(shutil.copytree(FIXTURE, tmp_path / "cpu-smoke"))
 
 
 def constructed_cuda_record(cpu_run: Path, target: Path, factor: float = 10.0) -> Path:
@@ -49,7 +48,7 @@ def constructed_cuda_record(cpu_run: Path, target: Path, factor: float = 10.0) -
 def test_tidy_table_has_a_row_per_result_with_its_context(cpu_run: Path) -> None:
     table = report.tidy(report.collect([cpu_run], skip_bad=False))
     record = json.loads((cpu_run / "benchmark.json").read_text())
-    assert len(table) == len(record["benchmarks"]) == 4  # mm x 2, lenet5 on two paths
+    assert len(table) == len(record["benchmarks"]) == 12  # mm x 2, rowwise x 8, lenet5 on two paths
     mm = table[table.workload == "mm"].iloc[0]
     assert mm.device_type == "cpu" and mm.torch.startswith("2.") and mm.family == "matrix"
     assert json.loads(mm.params)["n"] == 64 and mm.median_s > 0 and len(mm.samples) == mm.rounds
@@ -61,6 +60,7 @@ def test_cpu_vs_gpu_speedup_and_its_interval(cpu_run: Path, tmp_path: Path) -> N
     gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
     table = report.tidy(report.collect([cpu_run, gpu_run], skip_bad=False))
     ratios = report.speedups(table)
+    assert len(ratios) == 12
     mm = ratios[ratios.workload == "mm"]
     assert len(mm) == 2
     assert mm.speedup.tolist() == pytest.approx([10.0, 10.0])
@@ -96,7 +96,7 @@ def test_report_files_and_their_contents(cpu_run: Path, tmp_path: Path) -> None:
     assert "## CPU vs GPU" in text and "10.00x" in text
     assert "SYNTHETIC data" in text, "synthetic accuracies are called out"
     csv = pd.read_csv(tmp_path / "report" / "results.csv")
-    assert len(csv) == 8 and set(csv.device_type) == {"cpu", "cuda"}
+    assert len(csv) == 24 and set(csv.device_type) == {"cpu", "cuda"}
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(list((tmp_path / "report").glob("*.png"))) >= 3
     assert (tmp_path / "report" / "speedup.png").stat().st_size > 0
