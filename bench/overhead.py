@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -65,11 +66,11 @@ def compare(what: str, device: str, n: int, repeats: int) -> str:
     RunContext(RunSettings(device=device))  # refuse a bad or absent device before any work
     if what == "harness":
         names, goal = ("suite", "Timer"), "within 5 %"
-        measure_a, measure_b = (lambda: suite_median(device, n)), (lambda: timer_median(device, n))
+        measure_a, measure_b = partial(suite_median, device, n), partial(timer_median, device, n)
     else:
         names, goal = ("sampler on", "sampler off"), "under 1 % slower"
-        measure_a = lambda: suite_median(device, n, "--bench-telemetry-hz=20")  # noqa: E731
-        measure_b = lambda: suite_median(device, n, "--bench-telemetry-hz=0")  # noqa: E731
+        measure_a = partial(suite_median, device, n, "--bench-telemetry-hz=20")
+        measure_b = partial(suite_median, device, n, "--bench-telemetry-hz=0")
     a, b = [], []
     for _ in range(repeats):
         b.append(measure_b())
