@@ -20,7 +20,7 @@ import pandas as pd
 from bench.errors import UsageError
 from bench.registry import all_workloads
 from bench.runs import write_atomic
-from bench.summary import load_run
+from bench.summary import load_run, timing_of
 
 NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
 BOOTSTRAP = 2000  # resamples for a speedup's confidence interval
@@ -52,10 +52,7 @@ def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str,
     info, stats, machine = bench.get("extra_info", {}), bench.get("stats", {}), record.get("machine_info", {})
     rates, metrics = info.get("rates", {}), info.get("metrics", {})
     gpu = (info.get("telemetry") or {}).get("gpu", {})
-    median = rates.get("median_s", stats.get("median"))
-    device_time = info.get("device_time", {})
-    samples = device_time.get("per_round_s") or stats.get("data") or []
-    iqr = device_time.get("iqr_s", stats.get("iqr"))
+    median, iqr, samples = timing_of(bench)
     gpus = machine.get("gpus") or []
     return {
         "run": path.name if path.is_dir() else path.parent.name,

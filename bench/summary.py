@@ -26,6 +26,16 @@ def load_run(path: Path) -> dict[str, Any]:
     return data
 
 
+def timing_of(bench: dict[str, Any]) -> tuple[float | None, float | None, list[float]]:
+    """A result's median and IQR per call, and its per-round times: CUDA-event times where the
+    run has them, else pytest-benchmark's host times."""
+    info, stats = bench.get("extra_info", {}), bench.get("stats", {})
+    device_time = info.get("device_time", {})
+    median = info.get("rates", {}).get("median_s", stats.get("median"))
+    samples = device_time.get("per_round_s") or stats.get("data") or []
+    return median, device_time.get("iqr_s", stats.get("iqr")), samples
+
+
 def _rate(info: dict[str, Any]) -> str:
     metrics = info.get("metrics", {})
     if "final_test_accuracy" in metrics:  # a training run: its throughput, accuracy and data, and its doubts
@@ -67,10 +77,10 @@ def render(data: dict[str, Any], brief: bool = False) -> str:
     rows = [("case", "median", "iqr/med", "rounds x iters", "timer", "rate")]
     for bench in _largest_per_workload(data["benchmarks"]) if brief else data["benchmarks"]:
         info, stats = bench.get("extra_info", {}), bench.get("stats", {})
-        median = info.get("rates", {}).get("median_s", stats.get("median"))
+        median, iqr, _ = timing_of(bench)
         if median is None:
             continue
-        iqr = info.get("device_time", {}).get("iqr_s", stats.get("iqr", 0.0))
+        iqr = iqr or 0.0
         plan = info.get("plan", {})
         rows.append(
             (

@@ -24,6 +24,7 @@ from torch import nn
 from bench.context import RunContext, RunSettings
 from bench.registry import Prepared, Work, workload
 from bench.runs import write_json
+from bench.timing import DeviceEvent, backend_for
 from workloads.cifar import data as cifar_data
 from workloads.cifar.loaders import MEAN, PATHS, STD, SeedLoader, TensorLoader
 from workloads.cifar.models import AUGMENTED, MODELS
@@ -78,6 +79,7 @@ class Training:
         self.ctx, self.data, self.path = ctx, data, path
         self.model_name, self.epochs, self.lr, self.target = model, epochs, lr, target_accuracy
         self.model = MODELS[model]().to(ctx.device)  # initialised from the harness's seed
+        self.backend = backend_for(ctx.device)
         self.initial_state = copy.deepcopy(self.model.state_dict())
         if path == "tensor":
             loader, options = TensorLoader, {}
@@ -95,10 +97,11 @@ class Training:
         self.digest = ""
         self.peak_memory = 0
 
-    def _event(self) -> torch.cuda.Event | None:
-        if self.ctx.device.type != "cuda":
+    def _event(self) -> DeviceEvent | None:
+        """A recorded device event on a GPU (None on the CPU, where host time tells all)."""
+        if self.backend is None:
             return None
-        event = torch.cuda.Event(enable_timing=True)
+        event = self.backend.event()
         event.record()
         return event
 
