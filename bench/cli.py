@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run the benchmark suite into a new run folder", epilog=EPILOG + "; arguments after -- go to pytest"
     )
     add_options(run.add_argument)
-    run.add_argument("--out", default=str(runs.DEFAULT_ROOT), help="folder for run folders (default: results/runs)")
+    run.add_argument("--out", default=str(runs.results_root() / "runs"),
+                     help=f"folder for run folders (default: ${runs.RESULTS_ENV}/runs, else results/runs)")  # fmt: skip
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression over case ids")
     run.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m expression over families and tags")
 
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="one report (Markdown, HTML, CSV, plots) from any number of runs",
                                  epilog=EPILOG)  # fmt: skip
     report.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders or benchmark JSON files")
-    report.add_argument("--out", type=Path, default=Path("results") / "report", help="report folder")
+    report.add_argument("--out", type=Path, default=runs.results_root() / "report",
+                        help=f"report folder (default: ${runs.RESULTS_ENV}/report, else results/report)")  # fmt: skip
     report.add_argument("--skip-bad", action="store_true", help="leave out unreadable files and list them")
 
     reproduce = commands.add_parser(
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--data-source", default="auto")
     reproduce.add_argument("--data-root")
     reproduce.add_argument("--bands", type=Path, default=DEFAULT_BANDS, help="bands file (default: the committed one)")
-    reproduce.add_argument("--out", default=str(runs.DEFAULT_ROOT))
+    reproduce.add_argument("--out", default=str(runs.results_root() / "runs"))
 
     overhead = commands.add_parser(
         "overhead", help="harness vs torch.utils.benchmark, or sampler on vs off, on a small matmul", epilog=EPILOG

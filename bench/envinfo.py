@@ -23,8 +23,17 @@ ENV_VARS = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "PYTORCH_CUDA_ALLOC_CONF",
-    "BENCH_IMAGE",
 )
+# Files a container engine leaves in every container it starts.
+ENGINE_MARKERS = (("podman", Path("/run/.containerenv")), ("docker", Path("/.dockerenv")))
+# What the images (Dockerfile.cpu/.cuda) and `nox -s docker-*` tell a run about its image.
+IMAGE_ENV = {
+    "flavor": "BENCH_IMAGE_FLAVOR",
+    "version": "BENCH_IMAGE_VERSION",
+    "revision": "BENCH_IMAGE_REVISION",
+    "image": "BENCH_IMAGE",
+    "image_id": "BENCH_IMAGE_ID",
+}
 
 
 def _version(package: str) -> str | None:
@@ -91,11 +100,14 @@ def gpus() -> list[dict[str, Any]]:
 
 
 def container() -> dict[str, Any]:
-    """Whether we run in a container, and the image when the image says so."""
-    return {
-        "in_container": Path("/.dockerenv").exists() or Path("/run/.containerenv").exists(),
-        "image": os.environ.get("BENCH_IMAGE"),
-    }
+    """Whether this runs in a container, under which engine, and from which image.
+
+    An image cannot see its own id; ``nox -s docker-*`` passes it in (``BENCH_IMAGE_ID``), and a
+    run without it records ``image_id: null`` rather than guessing.
+    """
+    engine = next((name for name, marker in ENGINE_MARKERS if marker.exists()), None)
+    image = {key: os.environ.get(var) or None for key, var in IMAGE_ENV.items()}
+    return {"in_container": engine is not None or image["flavor"] is not None, "engine": engine, **image}
 
 
 def collect() -> dict[str, Any]:

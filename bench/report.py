@@ -48,6 +48,14 @@ def collect(paths: list[Path], skip_bad: bool) -> Collection:
     return found
 
 
+def container_of(record: dict[str, Any]) -> str | None:
+    """``image@id`` for a result made in a container (older records: only ``image``), else None."""
+    if not record.get("in_container") and not record.get("image"):
+        return None
+    name = record.get("image") or (f"{record['flavor']} image" if record.get("flavor") else "a container")
+    return f"{name}@{record['image_id'][:19]}" if record.get("image_id") else f"{name} (image id not recorded)"
+
+
 def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str, Any]:
     info, stats, machine = bench.get("extra_info", {}), bench.get("stats", {}), record.get("machine_info", {})
     rates, metrics = info.get("rates", {}), info.get("metrics", {})
@@ -60,7 +68,7 @@ def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str,
         "gpu_name": gpus[0]["name"] if gpus and info.get("device_type") == "cuda" else None,
         "torch": (machine.get("torch") or {}).get("version"),
         "commit": (record.get("commit_info") or {}).get("id", "")[:10] or None,
-        "container": ((machine.get("container") or {}).get("image")),
+        "container": container_of(machine.get("container") or {}),
         "case": bench.get("param") or bench.get("name"),
         "workload": info.get("workload"),
         "family": info.get("family"),
@@ -172,6 +180,9 @@ def doubts(table: pd.DataFrame, skipped: list[str]) -> list[str]:
     synthetic = table[table.data == "synthetic"]
     if len(synthetic):
         found.append(f"{len(synthetic)} training results used SYNTHETIC data: their accuracies are not CIFAR-10's")
+    places = set(table.container.fillna("host"))
+    if len(places) > 1:
+        found.append(f"results from {len(places)} different images or the host are mixed: {', '.join(sorted(places))}")
     modes = sorted(set(table.determinism.dropna()))
     if len(modes) > 1:
         found.append(f"determinism modes differ between results: {', '.join(modes)}")
@@ -299,6 +310,7 @@ def _context(table: pd.DataFrame) -> Section:
     )
     lines.append(f"runs: {', '.join(sorted(set(table.run)))}")
     lines.append(f"determinism: {', '.join(sorted(set(table.determinism.dropna())))}")
+    lines.append(f"containers: {', '.join(sorted(set(table.container.dropna()))) or 'none (run on the host)'}")
     lines.append(f"data: {', '.join(sorted(set(table.data.dropna()))) or 'none'}")
     return Section("Context", lines)
 

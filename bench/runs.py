@@ -18,7 +18,14 @@ from typing import Any
 
 from bench.errors import UsageError
 
-DEFAULT_ROOT = Path("results") / "runs"
+RESULTS_ENV = "BENCH_RESULTS"  # the images set it to their /results volume
+
+
+def results_root() -> Path:
+    """Where results go unless a command says otherwise: ``$BENCH_RESULTS``, else ``./results``."""
+    return Path(os.environ.get(RESULTS_ENV) or "results")
+
+
 BENCHMARK_JSON = "benchmark.json"
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 
 
-def run_python(*argv: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run_python(
+    *argv: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python argv…`` in ``cwd`` with this checkout importable; never raises on a non-zero exit."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False
     )
