@@ -67,6 +67,13 @@ def bench_cuda(session: nox.Session) -> None:
     session.run("python", "-m", "bench", "run", "--device", "cuda", *session.posargs)
 
 
+@nox.session(name="bench-ddp")
+def bench_ddp(session: nox.Session) -> None:
+    """The CIFAR-10 recipes with DistributedDataParallel: nox -s bench-ddp -- --nproc-per-node N [run options]."""
+    install_suite(session)
+    session.run("python", "-m", "bench", "ddp", *session.posargs)
+
+
 @nox.session
 def report(session: nox.Session) -> None:
     """A report (Markdown, HTML, CSV, plots) from the run folders given after --, e.g. results/runs/*."""
@@ -74,6 +81,51 @@ def report(session: nox.Session) -> None:
         session.error("report: name the run folders after --, e.g. nox -s report -- results/runs/*")
     install_suite(session)
     session.run("python", "-m", "bench", "report", *session.posargs)
+
+
+@nox.session
+def compare(session: nox.Session) -> None:
+    """Compare two runs from per-round samples: nox -s compare -- BASELINE CURRENT [--threshold F=X]."""
+    if len(session.posargs) < 2:
+        session.error("compare: name the baseline and current runs after --, e.g. nox -s compare -- OLD NEW")
+    install_suite(session)
+    session.run("python", "-m", "bench", "compare", *session.posargs)
+
+
+@nox.session
+def detector(session: nox.Session) -> None:
+    """compare's false-alarm and catch rates on timings recorded now (A/A and +20 % work, 100 trials)."""
+    install_suite(session)
+    session.run("python", "-m", "bench.validation", *session.posargs)
+
+
+@nox.session(name="bench-regression")
+def bench_regression(session: nox.Session) -> None:
+    """CI's regression check: the quick CPU suite, kept in the history, compared with the baseline.
+
+    Baseline: ``$BENCH_BASELINE`` (default results/baseline). With none, this run becomes it and
+    nothing is compared. ``BENCH_PROMOTE=1`` makes a run that did not regress the new baseline.
+    The Markdown table goes to results/compare.md; exit status 1 on a regression.
+    """
+    install_suite(session)
+    runs, baseline = Path("results") / "ci-runs", Path(os.environ.get("BENCH_BASELINE") or "results/baseline")
+    session.run("python", "-m", "bench", "run", "--quick", "--max-time", "0.3", "--out", str(runs), *session.posargs)
+    current = max(runs.iterdir(), key=lambda p: p.stat().st_mtime)
+    session.run("python", "-m", "bench", "history", "append", str(current))
+    if not baseline.exists():
+        session.log(f"no baseline at {baseline}: this run ({current.name}) becomes it; nothing compared")
+        shutil.copytree(current, baseline)
+        return
+    session.run("python", "-m", "bench", "compare", str(baseline), str(current), "--out", "results/compare.md")
+    if os.environ.get("BENCH_PROMOTE") == "1":
+        promoted, old = baseline.with_name(baseline.name + ".new"), baseline.with_name(baseline.name + ".old")
+        for leftover in (promoted, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.copytree(current, promoted)  # complete before anything is replaced
+        baseline.rename(old)
+        promoted.rename(baseline)
+        shutil.rmtree(old)
+        session.log(f"{current.name} is the new baseline")
 
 
 @nox.session

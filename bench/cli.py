@@ -1,6 +1,6 @@
-"""``python -m bench``: list workloads, run the suite, show a run, reproduce accuracies, measure overhead.
+"""``python -m bench``: run the suite, show, report, compare and keep runs, reproduce accuracies.
 
-Exit codes: 0 success; 1 a benchmark failed; 2 bad input; 3 device not available.
+Exit codes: 0 success; 1 a benchmark failed (compare: a regression); 2 bad input; 3 device not available.
 """
 
 from __future__ import annotations
@@ -13,20 +13,29 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from bench import envinfo, runs, suite
+from bench import runs
+from bench.arguments import OneLineParser, positive_int
 from bench.bands import DEFAULT_BANDS
-from bench.context import RunContext
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
-from bench.options import OPTIONS, OneLineParser, SuiteOptions, add_options, positive_int
-from bench.registry import plan, select
 
 EPILOG = "exit codes: 0 ok, 1 a benchmark failed, 2 bad input, 3 device not available"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(light: bool = False) -> argparse.ArgumentParser:
+    """The whole CLI; ``light``: only the commands that read records (no torch import: fast)."""
     parser = OneLineParser(prog="python -m bench", description=__doc__.splitlines()[0], epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    if not light:
+        add_run_commands(commands)
+    add_record_commands(commands)
+    return parser
+
+
+def add_run_commands(commands: Any) -> None:
+    """Commands that run workloads: they need torch and the registry."""
+    from bench.options import add_options  # noqa: PLC0415 - imports torch
 
     listing = commands.add_parser("list", help="list workloads (or their cases)", epilog=EPILOG)
     listing.add_argument("--family", action="append", default=[], metavar="FAMILY")
@@ -44,16 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression over case ids")
     run.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m expression over families and tags")
 
-    show = commands.add_parser("show", help="print a run's results as a table", epilog=EPILOG)
-    show.add_argument("run_dir", type=Path)
-    show.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
-
-    report = commands.add_parser("report", help="one report (Markdown, HTML, CSV, plots) from any number of runs",
-                                 epilog=EPILOG)  # fmt: skip
-    report.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders or benchmark JSON files")
-    report.add_argument("--out", type=Path, default=runs.results_root() / "report",
-                        help=f"report folder (default: ${runs.RESULTS_ENV}/report, else results/report)")  # fmt: skip
-    report.add_argument("--skip-bad", action="store_true", help="leave out unreadable files and list them")
+    ddp = commands.add_parser(
+        "ddp", help="the CIFAR-10 recipes with DistributedDataParallel: N processes and one, side by side",
+        epilog=EPILOG + "; torchrun's rendezvous for several machines: see the README",
+    )  # fmt: skip
+    ddp.add_argument("--nproc-per-node", type=positive_int, default=2, metavar="N",
+                     help="processes (ranks) per machine (default: 2)")  # fmt: skip
+    add_options(ddp.add_argument)
+    ddp.add_argument("--out", default=str(runs.results_root() / "runs"), help="folder for run folders")
+    ddp.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression over case ids")
+    ddp.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m expression over families and tags")
 
     reproduce = commands.add_parser(
         "reproduce", help="train the tutorial's CIFAR-10 recipes and check the reference accuracy bands",
@@ -77,10 +86,96 @@ def build_parser() -> argparse.ArgumentParser:
     overhead.add_argument("--device", default="cpu")
     overhead.add_argument("--n", type=positive_int, default=256, help="matrix size (default: 256)")
     overhead.add_argument("--repeats", type=positive_int, default=3, help="alternations of the two timers (default: 3)")
-    return parser
+
+
+def add_record_commands(commands: Any) -> None:
+    """Commands that read run records and the history store."""
+    show = commands.add_parser("show", help="print a run's results as a table", epilog=EPILOG)
+    show.add_argument("run_dir", type=Path)
+    show.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
+
+    report = commands.add_parser("report", help="one report (Markdown, HTML, CSV, plots) from any number of runs",
+                                 epilog=EPILOG)  # fmt: skip
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders or benchmark JSON files")
+    report.add_argument("--out", type=Path, default=runs.results_root() / "report",
+                        help=f"report folder (default: ${runs.RESULTS_ENV}/report, else results/report)")  # fmt: skip
+    report.add_argument("--skip-bad", action="store_true", help="leave out unreadable files and list them")
+    report.add_argument("--history", type=Path, metavar="DB", help="add trends over commits from this history store")
+
+    compare = commands.add_parser(
+        "compare", help="compare a run with a baseline run, from per-round samples",
+        epilog="exit codes: 0 no regression, 1 a regression, 2 unusable input or runs that are not comparable",
+    )  # fmt: skip
+    compare.add_argument("baseline", type=Path, metavar="BASELINE", help="baseline run folder or benchmark JSON")
+    compare.add_argument("current", type=Path, metavar="CURRENT", help="current run folder or benchmark JSON")
+    add_threshold_options(compare)
+    compare.add_argument("--allow-mismatch", action="store_true",
+                         help="compare runs of different hardware, devices, torch versions or determinism")  # fmt: skip
+    compare.add_argument("--out", type=Path, metavar="FILE", help="also write the Markdown table here")
+
+    history = commands.add_parser(
+        "history", help="append runs to the history store, or plot each workload's trend over commits",
+        epilog=EPILOG,
+    )  # fmt: skip
+    history.add_argument("action", nargs="?", choices=("plot", "append"), default="plot")
+    history.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="runs to append")
+    history.add_argument("--db", type=Path, default=runs.results_root() / "history.sqlite",
+                         help=f"the store (default: ${runs.RESULTS_ENV}/history.sqlite, else results/…)")  # fmt: skip
+    history.add_argument("--out", type=Path, default=runs.results_root() / "history", help="folder for the plots")
+    add_threshold_options(history)
+
+
+def add_threshold_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="FAMILY=FRACTION",
+        help="minimum effect that counts, per family or 'default' (repeatable; defaults in README)",
+    )
+    parser.add_argument("--confidence", type=float, default=0.99, help="confidence of the intervals (default: 0.99)")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import Thresholds, compare, markdown  # noqa: PLC0415
+
+    thresholds = Thresholds.parse(args.threshold, args.confidence)
+    result = compare(args.baseline, args.current, thresholds, args.allow_mismatch)
+    for warning in [f"runs differ: {w}" for w in result.warnings] + result.doubts():
+        print(f"bench: WARNING: {warning}", file=sys.stderr)
+    table = markdown(result, thresholds, args.baseline, args.current)
+    if args.out:
+        try:
+            runs.write_atomic(args.out, table)
+        except OSError as error:
+            raise UsageError(f"cannot write {args.out}: {error.strerror}") from None
+    print(table, end="")
+    return EXIT_FAILED if result.regressed else EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from bench import history  # noqa: PLC0415
+    from bench.compare import Thresholds  # noqa: PLC0415
+
+    if args.action == "append":
+        if not args.runs:
+            raise UsageError("history append: name the run folders to append")
+        for run in args.runs:
+            print(f"bench: {history.append(args.db, run)}")
+        return EXIT_OK
+    if args.runs:
+        raise UsageError("history plot takes no runs (to add runs: history append RUN...)")
+    frame = history.load(args.db)
+    found = history.steps(frame, Thresholds.parse(args.threshold, args.confidence))
+    images = history.plot(frame, found, args.out)
+    print("\n".join(history.describe(found)))
+    print(f"bench: {len(images)} trend plots in {args.out}")
+    return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from bench.registry import plan, select  # noqa: PLC0415 - imports torch
+
     chosen = select(args.workload, args.family, args.tag)
     if args.cases:
         for case in plan(chosen, args.cases, args.device):
@@ -101,6 +196,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _forwarded(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     """The run's options as the suite's pytest flags."""
+    from bench.options import OPTIONS  # noqa: PLC0415 - imports torch
+
     forwarded = []
     for option in OPTIONS:
         value = getattr(args, option.dest)
@@ -118,6 +215,10 @@ def _forwarded(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
 def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path]:
     """Check the inputs, make the run folder, run the suite; the exit code and the folder."""
     import pytest  # noqa: PLC0415 - only running needs it
+
+    from bench import envinfo, suite  # noqa: PLC0415 - these import torch
+    from bench.context import RunContext  # noqa: PLC0415
+    from bench.options import SuiteOptions  # noqa: PLC0415
 
     options = SuiteOptions.parse(args)
     context = RunContext(options.settings)
@@ -161,11 +262,19 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return run_suite(args, extra)[0]
 
 
+def cmd_ddp(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """``run`` of the data-parallel workload, with N processes per machine."""
+    args.bench_workload = [*args.bench_workload, "cifar_ddp"]
+    args.bench_param = [*args.bench_param, f"nproc={args.nproc_per_node}"]
+    return run_suite(args, extra)[0]
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the recipes at the tutorial's configuration, then check each accuracy against its band."""
     from bench.bands import judge, load_bands, table  # noqa: PLC0415
     from bench.summary import load_run  # noqa: PLC0415
 
+    args.model = args.model or ["lenet5"]
     bands = load_bands(args.bands)
     argv = ["run", "--workload", "cifar_train", "--size", "seed", "--param", f"path={args.path}",
             "--device", args.device,
@@ -186,6 +295,13 @@ def describe_data(record: dict) -> str:
     return f"{record.get('label', '?')} ({record.get('source', '?')}, {counts}) {record.get('path', '')}".rstrip()
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import build  # noqa: PLC0415 - pandas and matplotlib load slowly
+
+    print(f"bench: report in {build(args.runs, args.out, args.skip_bad, args.history)}")
+    return EXIT_OK
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from bench.summary import load_run, render  # noqa: PLC0415
 
@@ -200,29 +316,29 @@ def cmd_overhead(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+RECORD_COMMANDS = ("show", "report", "compare", "history")
+COMMANDS = {
+    "list": cmd_list,
+    "show": cmd_show,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "history": cmd_history,
+    "reproduce": cmd_reproduce,
+    "overhead": cmd_overhead,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    args = build_parser(light=bool(argv) and argv[0] in RECORD_COMMANDS).parse_args(argv)
     try:
-        if args.command == "list":
-            return cmd_list(args)
-        if args.command == "run":
-            return cmd_run(args, extra)
-        if args.command == "show":
-            return cmd_show(args)
-        if args.command == "report":
-            from bench.report import build  # noqa: PLC0415 - pandas and matplotlib load slowly
-
-            print(f"bench: report in {build(args.runs, args.out, args.skip_bad)}")
-            return EXIT_OK
-        if args.command == "reproduce":
-            args.model = args.model or ["lenet5"]
-            return cmd_reproduce(args)
-        return cmd_overhead(args)
+        if args.command in ("run", "ddp"):
+            return (cmd_run if args.command == "run" else cmd_ddp)(args, extra)
+        return COMMANDS[args.command](args)
     except BenchError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return error.exit_code

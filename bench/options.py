@@ -7,11 +7,11 @@ validated by the same code.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.arguments import parse_number
 from bench.context import DATA_SOURCES, DETERMINISM_MODES, DataSettings, RunSettings
 from bench.errors import UsageError
 from bench.registry import KNOWN_SIZES, Case, plan, select
@@ -79,17 +79,6 @@ OPTIONS = (
 def add_options(add: Callable[..., Any], prefix: str = "") -> None:
     for option in OPTIONS:
         option.add_to(add, prefix)
-
-
-def parse_number(label: str, text: str, kind: type[int] | type[float], minimum: float) -> Any:
-    """``text`` as an int or float no smaller than ``minimum``; UsageError naming ``label`` otherwise."""
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"{label} expects {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-    if value < minimum:
-        raise UsageError(f"{label} must be >= {minimum:g}, got {text}")
-    return value
 
 
 def _option_number(name: str, text: str | None, kind: type[int] | type[float], minimum: float) -> Any:
@@ -207,18 +196,3 @@ class SuiteOptions:
             "params": list(self.params),
             "policy": self.policy().__dict__,
         }
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        return parse_number("value", text, int, 1)
-    except UsageError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but errors are one line on stderr and exit 2."""
-
-    def error(self, message: str) -> Any:
-        self.exit(2, f"{self.prog}: error: {message}\n")

@@ -20,10 +20,11 @@ import pandas as pd
 from bench.errors import UsageError
 from bench.registry import all_workloads
 from bench.runs import write_atomic
+from bench.stats import ratio_interval
 from bench.summary import load_run, timing_of
 
 NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
-BOOTSTRAP = 2000  # resamples for a speedup's confidence interval
+SPEEDUP_CONFIDENCE = 0.95
 
 
 @dataclass
@@ -89,6 +90,10 @@ def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str,
         "data": (info.get("data") or {}).get("label"),
         "test_accuracy": metrics.get("final_test_accuracy"),
         "loader_bound": metrics.get("loader_bound"),
+        "train_images_per_s": metrics.get("images_per_s") if "final_test_accuracy" in metrics else None,
+        "world_size": metrics.get("world_size"),
+        "communication_fraction": metrics.get("communication_fraction"),
+        "ranks_agree": metrics.get("weights_identical_across_ranks"),
         "gpu_util_mean": gpu.get("util_mean"),
         "gpu_power_mean_w": gpu.get("power_mean_w"),
         "gpu_energy_j": gpu.get("energy_j"),
@@ -105,16 +110,6 @@ def tidy(collection: Collection) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def bootstrap_ratio(cpu: list[float], gpu: list[float], rng: np.random.Generator) -> tuple[float, float]:
-    """95 % interval of median(cpu) / median(gpu), resampling each side's per-round times."""
-    if len(cpu) < 2 or len(gpu) < 2:
-        return float("nan"), float("nan")
-    a = np.median(rng.choice(np.asarray(cpu), (BOOTSTRAP, len(cpu))), axis=1)
-    b = np.median(rng.choice(np.asarray(gpu), (BOOTSTRAP, len(gpu))), axis=1)
-    low, high = np.percentile(a / b, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def speedups(table: pd.DataFrame) -> pd.DataFrame:
     """CPU median / GPU median per case found on both, with a bootstrap confidence interval."""
     keys = ["workload", "params", "dtype"]
@@ -124,7 +119,9 @@ def speedups(table: pd.DataFrame) -> pd.DataFrame:
     if both.empty:
         return pd.DataFrame(columns=["case", "workload", "params", "dtype", "speedup", "low", "high"])
     rng = np.random.default_rng(0)
-    intervals = [bootstrap_ratio(c, g, rng) for c, g in zip(both.samples_cpu, both.samples_gpu, strict=True)]
+    intervals = [
+        ratio_interval(c, g, SPEEDUP_CONFIDENCE, rng) for c, g in zip(both.samples_cpu, both.samples_gpu, strict=True)
+    ]
     return pd.DataFrame(
         {
             "case": both.case_cpu,
@@ -137,6 +134,34 @@ def speedups(table: pd.DataFrame) -> pd.DataFrame:
             "low": [low for low, _ in intervals],
             "high": [high for _, high in intervals],
         }
+    )
+
+
+def scaling(table: pd.DataFrame) -> pd.DataFrame:
+    """Data-parallel jobs next to the single process of the same recipe: images/s at N, at 1, and
+    the scaling efficiency images/s at N / (N x images/s at 1)."""
+    jobs = table[table.world_size.notna()].copy()
+    columns = ["case", "device_type", "world", "images/s", "images/s at 1", "efficiency", "communication",
+               "ranks agree"]  # fmt: skip
+    if jobs.empty:
+        return pd.DataFrame(columns=columns)
+    jobs["recipe"] = [json.dumps({k: v for k, v in json.loads(p).items() if k != "ranks"}, sort_keys=True)
+                      for p in jobs.params]  # fmt: skip
+    keys = ["recipe", "dtype", "device_type", "machine"]
+    single = jobs[jobs.world_size == 1].drop_duplicates(keys, keep="last")[[*keys, "train_images_per_s"]]
+    merged = jobs[jobs.world_size > 1].merge(single, on=keys, how="left", suffixes=("", "_one"))
+    return pd.DataFrame(
+        {
+            "case": merged.case,
+            "device_type": merged.device_type,
+            "world": merged.world_size.astype(int),
+            "images/s": merged.train_images_per_s.round(0),
+            "images/s at 1": merged.train_images_per_s_one.round(0),
+            "efficiency": (merged.train_images_per_s / (merged.world_size * merged.train_images_per_s_one)).round(3),
+            "communication": merged.communication_fraction.round(3),
+            "ranks agree": merged.ranks_agree,
+        },
+        columns=columns,
     )
 
 
@@ -332,6 +357,15 @@ def _speedup_section(ratios: pd.DataFrame) -> Section:
     return Section("CPU vs GPU", crossovers(ratios), shown)
 
 
+def _scaling_section(jobs: pd.DataFrame) -> list[Section]:
+    if jobs.empty:
+        return []
+    note = ("efficiency = images/s of N processes / (N x images/s of one process, same recipe and per-rank batch);"
+            " communication = share of a training step's time spent in gradient all-reduce that backward did not"
+            " hide (steps timed with and without DDP's no_sync)")  # fmt: skip
+    return [Section("Data-parallel scaling (DDP)", [note], jobs)]
+
+
 def _as_markdown(section: Section) -> str:
     parts = [f"## {section.title}", "\n".join(f"- {line}" for line in section.lines)]
     if section.table is not None:
@@ -345,8 +379,18 @@ def _as_html(section: Section) -> str:
     return f"<h2>{html.escape(section.title)}</h2>" + (f"<ul>{items}</ul>" if items else "") + table
 
 
-def build(paths: list[Path], out: Path, skip_bad: bool = False) -> Path:
-    """Write the report folder; return the Markdown report's path."""
+def _trends(store: Path, out: Path) -> tuple[Section, list[Path]]:
+    """Each workload's trend over the history store's commits, and the steps found in it."""
+    from bench import history  # noqa: PLC0415
+    from bench.compare import Thresholds  # noqa: PLC0415
+
+    frame = history.load(store)
+    found = history.steps(frame, Thresholds.parse([]))
+    return Section(f"Trends over commits ({store})", history.describe(found)), history.plot(frame, found, out)
+
+
+def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | None = None) -> Path:
+    """Write the report folder (with trends when given a history store); return the Markdown report's path."""
     collection = collect(paths, skip_bad)
     table = tidy(collection)
     ratios = speedups(table)
@@ -362,7 +406,12 @@ def build(paths: list[Path], out: Path, skip_bad: bool = False) -> Path:
         _context(table),
         Section("Doubts", doubts(table, collection.skipped) or ["none found"]),
         _speedup_section(ratios),
+        *_scaling_section(scaling(table)),
     ]
+    if store is not None:
+        section, trend_images = _trends(store, out)
+        head.append(section)
+        images += trend_images
     timings = Section("Timings", [], _timings_view(table))
     markdown = "\n\n".join(["# Benchmark report", *map(_as_markdown, head),
                              "\n".join(f"![{p.stem}]({p.name})" for p in images), _as_markdown(timings)])  # fmt: skip

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: one script, run once on a machine with a CUDA GPU and PyTorch installed
 # (no nox, no network needed). It runs the CUDA-only tests, the harness and sampler overhead checks
-# on the GPU, and the whole suite at full size on CUDA, then prints a short table last.
+# on the GPU, the data-parallel training on one GPU over NCCL (world size 1: the CUDA code path,
+# not multi-GPU scaling), and the whole suite at full size on CUDA, then prints a short table last.
 #
 #   scripts/gpu-check.sh            # on the GPU machine; results under $OUT (or results/runs)
 #   scripts/gpu-check.sh --dry-run  # on a CPU: the same steps at smoke size on the CPU
@@ -51,10 +52,14 @@ step "harness overhead on $device"
 step "telemetry sampler overhead on $device"
 "$PY" -m bench overhead sampler --device "$device" --repeats 2 2>&1 | tail -n 4 | tee -a "$log" || status=1
 
-step "suite on $device (${size[*]}, max-time $max_time s per case)"
+step "DDP on $device, one process (NCCL on a GPU, gloo on the CPU), smoke size"
+timeout 150 "$PY" -m bench ddp --device "$device" --nproc-per-node 1 --quick --param path=tensor -k "ranks=all" \
+  --out "$OUT_DIR" -- -q -p no:warnings 2>&1 | tail -n 3 | tee -a "$log" || status=1
+
+step "suite on $device (${size[*]}, max-time $max_time s per case; DDP above)"
 before=$(ls "$OUT_DIR")
-timeout 420 "$PY" -m bench run --device "$device" "${size[@]}" --max-time "$max_time" --out "$OUT_DIR" \
-  -- -q -p no:warnings >> "$log" 2>&1 || status=1
+timeout 420 "$PY" -m bench run --device "$device" "${size[@]}" --max-time "$max_time" -m "not distributed" \
+  --out "$OUT_DIR" -- -q -p no:warnings >> "$log" 2>&1 || status=1
 run_dir=$(comm -13 <(echo "$before") <(ls "$OUT_DIR") | grep -v '\.log$' | head -n 1)
 if [[ -n "$run_dir" && -f "$OUT_DIR/$run_dir/benchmark.json" ]]; then
   "$PY" -m bench show "$OUT_DIR/$run_dir" > "$OUT_DIR/$run_dir/table.txt"

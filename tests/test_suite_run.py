@@ -92,11 +92,11 @@ def test_show_prints_a_table_of_the_run(smoke_run) -> None:
 
 def test_seed_configurations_all_run(tmp_path: Path) -> None:
     """Every tutorial configuration but the 10-epoch trainings (test_reproduce covers those recipes)."""
-    done = bench("run", "--size", "seed", "--max-time", "0.01", "-k", "not cifar_train", "--out", str(tmp_path),
+    done = bench("run", "--size", "seed", "--max-time", "0.01", "-m", "not training", "--out", str(tmp_path),
                  "--", "-q", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:]
     record = json.loads((only_run(tmp_path) / "benchmark.json").read_text())
-    expected = {c.id for w in all_workloads().values() if w.name != "cifar_train" for c in w.cases("seed", "cpu")}
+    expected = {c.id for w in all_workloads().values() if "training" not in w.tags for c in w.cases("seed", "cpu")}
     assert {b["param"] for b in record["benchmarks"]} == expected
 
 

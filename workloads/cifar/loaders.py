@@ -14,13 +14,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision import transforms
 
 MEAN = STD = (0.5, 0.5, 0.5)
 PAD = 4  # RandomCrop(32, padding=4)
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+Shard = tuple[int, int]  # (rank, world size): this process's share of each epoch, as DDP splits it
+
+
+def shard_sampler(count: int, shard: Shard, shuffle: bool, seed: int) -> DistributedSampler:
+    """torch's own DistributedSampler: rank r takes every world-th index of the seeded epoch order."""
+    rank, world = shard
+    return DistributedSampler(range(count), num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
 
 
 class ArrayDataset(Dataset):
@@ -45,27 +52,36 @@ class SeedLoader:
     """The tutorial's DataLoader (batch, shuffle), seeded, with workers and pinned memory as options."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch: int, shuffle: bool, augment: bool,
-                 device: torch.device, seed: int, workers: int = 0, pin_memory: bool = False) -> None:  # fmt: skip
+                 device: torch.device, seed: int, workers: int = 0, pin_memory: bool = False,
+                 shard: Shard | None = None) -> None:  # fmt: skip
         self.device, self.non_blocking, self.seed = device, pin_memory, seed
         self.generator = torch.Generator().manual_seed(seed)
+        self.sampler = shard_sampler(len(labels), shard, shuffle, seed) if shard else None
         self.loader = DataLoader(
             ArrayDataset(images, labels, seed_transform(augment)),
             batch_size=batch,
-            shuffle=shuffle,
+            shuffle=shuffle and self.sampler is None,
+            sampler=self.sampler,
             num_workers=workers,
             pin_memory=pin_memory,
             generator=self.generator,  # shuffling, and the seeds of the worker processes
         )
+        self.count = len(self.sampler) if self.sampler else len(labels)  # images this process sees per epoch
+        self.epoch = 0
         self.resident_bytes = 0  # nothing is held on the device between batches
 
     def restart(self) -> None:
         """Back to the first epoch's order and draws."""
         self.generator.manual_seed(self.seed)
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[Batch]:
+        if self.sampler:
+            self.sampler.set_epoch(self.epoch)
+        self.epoch += 1
         for images, labels in self.loader:
             yield images.to(self.device, non_blocking=self.non_blocking), labels.to(self.device, non_blocking=True)
 
@@ -90,7 +106,10 @@ class TensorLoader:
     """The split held once on the device as uint8 N x C x H x W; batches normalized (and augmented) there."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch: int, shuffle: bool, augment: bool,
-                 device: torch.device, seed: int) -> None:  # fmt: skip
+                 device: torch.device, seed: int, shard: Shard | None = None) -> None:  # fmt: skip
+        self.sampler = shard_sampler(len(labels), shard, shuffle, seed) if shard else None
+        self.count = len(self.sampler) if self.sampler else len(labels)  # images this process sees per epoch
+        self.epoch = 0
         self.images = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).contiguous()
         self.labels = torch.from_numpy(labels).to(device)
         self.batch, self.shuffle, self.augment, self.seed = batch, shuffle, augment, seed
@@ -102,15 +121,22 @@ class TensorLoader:
     def restart(self) -> None:
         """Back to the first epoch's order and draws."""
         self.generator.manual_seed(self.seed)
+        self.epoch = 0
 
     def __len__(self) -> int:
-        return (len(self.labels) + self.batch - 1) // self.batch
+        return (self.count + self.batch - 1) // self.batch
+
+    def _order(self) -> torch.Tensor | None:
+        device = self.images.device
+        if self.sampler:
+            self.sampler.set_epoch(self.epoch)
+            return torch.tensor(list(self.sampler), device=device)
+        return torch.randperm(self.count, generator=self.generator, device=device) if self.shuffle else None
 
     def __iter__(self) -> Iterator[Batch]:
-        count = len(self.labels)
-        device = self.images.device
-        order = torch.randperm(count, generator=self.generator, device=device) if self.shuffle else None
-        for start in range(0, count, self.batch):
+        order = self._order()
+        self.epoch += 1
+        for start in range(0, self.count, self.batch):
             index = order[start : start + self.batch] if order is not None else slice(start, start + self.batch)
             images = self.images[index]
             if self.augment:

@@ -13,7 +13,7 @@ import hashlib
 import resource
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from bench.registry import Prepared, Work, workload
 from bench.runs import write_json
 from bench.timing import DeviceEvent, backend_for
 from workloads.cifar import data as cifar_data
-from workloads.cifar.loaders import MEAN, PATHS, STD, SeedLoader, TensorLoader
+from workloads.cifar.loaders import MEAN, PATHS, STD, SeedLoader, Shard, TensorLoader
 from workloads.cifar.models import AUGMENTED, MODELS
 
 MOMENTUM = 0.9
@@ -49,10 +49,12 @@ class Epoch:
         return self.data_wait_seconds / self.seconds if self.seconds else 0.0
 
 
-def weights_digest(model: nn.Module) -> str:
-    """sha256 over every tensor of the state dict: names, dtypes, shapes and bytes."""
+def weights_digest(model: nn.Module, parameters_only: bool = False) -> str:
+    """sha256 over every tensor of the state dict (or only the trained parameters, leaving out
+    buffers such as batch norm's running statistics): names, dtypes, shapes and bytes."""
     digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
+    tensors = dict(model.named_parameters()) if parameters_only else model.state_dict()
+    for name, tensor in tensors.items():
         flat = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)};".encode())
         digest.update(flat.view(torch.uint8).numpy().tobytes())
@@ -75,12 +77,16 @@ class Training:
     """One recipe on one data set and path, runnable again from the same start."""
 
     def __init__(self, ctx: RunContext, data: cifar_data.CifarData, model: str, path: str, epochs: int, batch: int,
-                 lr: float, target_accuracy: float) -> None:  # fmt: skip
+                 lr: float, target_accuracy: float, shard: Shard | None = None,
+                 wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:  # fmt: skip
+        """``shard`` and ``wrap`` make one rank of a data-parallel job: its share of every epoch,
+        and the model wrapped for training (e.g. in DistributedDataParallel)."""
         self.ctx, self.data, self.path = ctx, data, path
         self.model_name, self.epochs, self.lr, self.target = model, epochs, lr, target_accuracy
         self.model = MODELS[model]().to(ctx.device)  # initialised from the harness's seed
-        self.backend = backend_for(ctx.device)
         self.initial_state = copy.deepcopy(self.model.state_dict())
+        self.net = wrap(self.model) if wrap else self.model  # what training steps call
+        self.backend = backend_for(ctx.device)
         if path == "tensor":
             loader, options = TensorLoader, {}
         else:
@@ -90,7 +96,7 @@ class Training:
             )
         common = {"batch": batch, "device": ctx.device, "seed": ctx.settings.seed, **options}
         self.train_batches = loader(
-            data.train_images, data.train_labels, shuffle=True, augment=AUGMENTED[model], **common
+            data.train_images, data.train_labels, shuffle=True, augment=AUGMENTED[model], shard=shard, **common
         )
         self.test_batches = loader(data.test_images, data.test_labels, shuffle=False, augment=False, **common)
         self.history: list[Epoch] = []
@@ -108,14 +114,14 @@ class Training:
     def _train_epoch(
         self, optimizer: torch.optim.Optimizer, criterion: nn.Module
     ) -> tuple[float, float, float, float | None]:
-        self.model.train()
+        self.net.train()
         self.ctx.synchronize()
         wait = [0.0]
         losses = []
         start, start_event = time.perf_counter(), self._event()
         for images, labels in _timed_batches(iter(self.train_batches), wait):
             optimizer.zero_grad()
-            loss = criterion(self.model(images), labels)
+            loss = criterion(self.net(images), labels)
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
@@ -147,7 +153,7 @@ class Training:
             loss, seconds, wait, device_seconds = self._train_epoch(optimizer, criterion)
             start = time.perf_counter()
             accuracy = self._evaluate()
-            images_per_s = len(self.data.train_labels) / (device_seconds or seconds)
+            images_per_s = self.train_batches.count / (device_seconds or seconds)
             record = Epoch(
                 epoch, loss, accuracy, seconds, device_seconds, wait, images_per_s, time.perf_counter() - start
             )
@@ -183,7 +189,7 @@ class Training:
             ],
             "final_test_accuracy": self.history[-1].test_accuracy,
             "final_train_loss": self.history[-1].train_loss,
-            "images_per_s": len(self.data.train_labels) * len(self.history) / train_s,
+            "images_per_s": self.train_batches.count * len(self.history) / train_s,
             "data_wait_fraction": wait_s / train_s,
             "loader_bound": any(e.data_wait_fraction > LOADER_BOUND for e in self.history),
             "target_accuracy": self.target or None,

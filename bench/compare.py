@@ -1,0 +1,216 @@
+"""``python -m bench compare BASELINE CURRENT``: did anything get slower, judged from per-round samples.
+
+Each benchmark found in both runs (same workload, parameters, dtype and device) gets the ratio of
+medians current / baseline with a bootstrap interval over the rounds, and a verdict:
+
+* ``slower`` — the interval lies above 1 (the change is real at the chosen confidence) **and**
+  the ratio exceeds 1 + the family's minimum effect (it is large enough to matter);
+* ``faster`` — the mirror image (interval below 1, ratio under 1 / (1 + effect));
+* ``unchanged`` — the whole interval lies within [1 / (1 + effect), 1 + effect]: evidence of no
+  change that matters, not merely a lack of evidence;
+* ``inconclusive`` — none of these: too few rounds, or too noisy to say.
+
+Only ``slower`` fails the comparison (exit 1). Runs from different hardware, devices, torch
+versions or determinism modes are refused (exit 2) unless ``--allow-mismatch``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.errors import UsageError
+from bench.stats import ratio_interval
+from bench.summary import load_run, timing_of
+
+CONFIDENCE = 0.99
+MIN_ROUNDS = 3
+DEFAULT_EFFECT = 0.10
+# Minimum effects of families whose timings wander more from run to run (disk, Python loops,
+# data loading): a looser bar there, so that CI does not cry wolf.
+FAMILY_EFFECT = {"checkpoint": 0.25, "cifar10": 0.20, "recurrent": 0.15, "autograd": 0.15}
+ORDER = ("slower", "faster", "inconclusive", "unchanged")
+WIDESPREAD = 0.3  # above this share of cases changed, suspect the machine (load, clocks), not the code
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Minimum relative effect per family (``default`` for the rest) and the interval's confidence."""
+
+    effects: dict[str, float]
+    confidence: float = CONFIDENCE
+
+    def effect(self, family: str | None) -> float:
+        return self.effects.get(family or "", self.effects.get("default", DEFAULT_EFFECT))
+
+    @classmethod
+    def parse(cls, overrides: list[str], confidence: float = CONFIDENCE) -> Thresholds:
+        """``FAMILY=FRACTION`` overrides (``default=0.05`` for every other family) on the defaults."""
+        effects = {"default": DEFAULT_EFFECT, **FAMILY_EFFECT}
+        for text in overrides:
+            family, sep, value = text.partition("=")
+            try:
+                effect = float(value)
+            except ValueError:
+                effect = math.nan
+            if not sep or not family or not 0 < effect < 10:
+                raise UsageError(f"--threshold {text!r}: expected FAMILY=FRACTION, 0 < FRACTION < 10, e.g. matrix=0.05")
+            effects[family] = effect
+        if not 0.5 <= confidence < 1:
+            raise UsageError(f"--confidence {confidence}: expected a value in [0.5, 1)")
+        return cls(effects, confidence)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    case: str
+    family: str | None
+    baseline_s: float
+    current_s: float
+    ratio: float
+    low: float
+    high: float
+    effect: float
+    verdict: str
+    rounds: tuple[int, int]
+
+
+def judge(baseline: list[float], current: list[float], effect: float, confidence: float,
+          rng: np.random.Generator) -> tuple[float, float, float, str]:  # fmt: skip
+    """(ratio, low, high, verdict) of current against baseline per-round times."""
+    ratio = float(np.median(current) / np.median(baseline))
+    if min(len(baseline), len(current)) < MIN_ROUNDS:
+        return ratio, math.nan, math.nan, "inconclusive"
+    low, high = ratio_interval(current, baseline, confidence, rng)
+    if low > 1 and ratio > 1 + effect:
+        return ratio, low, high, "slower"
+    if high < 1 and ratio < 1 / (1 + effect):
+        return ratio, low, high, "faster"
+    if low >= 1 / (1 + effect) and high <= 1 + effect:
+        return ratio, low, high, "unchanged"
+    return ratio, low, high, "inconclusive"
+
+
+def case_name(bench: dict[str, Any]) -> str:
+    return bench.get("param") or bench.get("name", "?")
+
+
+def _key(bench: dict[str, Any]) -> tuple[str, str, str, str]:
+    info = bench.get("extra_info", {})
+    params = json.dumps(info.get("params", {}), sort_keys=True)
+    workload = info.get("workload") or bench.get("name", "?")
+    return workload, params, info.get("dtype", "?"), info.get("device_type", "?")
+
+
+def _results(record: dict[str, Any], where: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    results = {_key(b): b for b in record["benchmarks"] if timing_of(b)[2]}
+    if not results:
+        raise UsageError(f"{where}: no benchmark results with per-round times to compare")
+    return results
+
+
+def fingerprint(record: dict[str, Any]) -> dict[str, Any]:
+    """What must match for two runs' timings to be comparable (hostnames may differ: CI runners)."""
+    machine, context = record.get("machine_info", {}), record.get("bench", {}).get("context", {})
+    return {
+        "cpu": machine.get("cpu_model"),
+        "cpus": machine.get("cpu_count"),
+        "gpus": sorted(g.get("name", "?") for g in machine.get("gpus", [])),
+        "device": context.get("device"),
+        "torch": (machine.get("torch") or {}).get("version"),
+        "determinism": context.get("determinism"),
+    }
+
+
+def mismatches(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    ours, theirs = fingerprint(baseline), fingerprint(current)
+    return [f"{name}: baseline {ours[name]!r}, current {theirs[name]!r}" for name in ours if ours[name] != theirs[name]]
+
+
+@dataclass
+class Comparison:
+    verdicts: list[Verdict]
+    only_baseline: list[str]
+    only_current: list[str]
+    warnings: list[str]
+
+    @property
+    def regressed(self) -> bool:
+        return any(v.verdict == "slower" for v in self.verdicts)
+
+    def counts(self) -> dict[str, int]:
+        return {name: sum(v.verdict == name for v in self.verdicts) for name in ORDER}
+
+    def doubts(self) -> list[str]:
+        """A warning when so many cases changed that the machine's speed, not the code, likely did."""
+        counts = self.counts()
+        changed = counts["slower"] + counts["faster"]
+        if self.verdicts and changed / len(self.verdicts) > WIDESPREAD:
+            return [f"{changed} of {len(self.verdicts)} cases changed ({counts['slower']} slower, {counts['faster']}"
+                    " faster): more than a code change usually moves; the machine's speed may have changed"
+                    " between the runs (other load, clocks); rerun both on a quiet machine."]  # fmt: skip
+        return []
+
+
+def compare(baseline_path: Path, current_path: Path, thresholds: Thresholds, allow_mismatch: bool) -> Comparison:
+    baseline, current = load_run(baseline_path), load_run(current_path)
+    base_results, current_results = _results(baseline, baseline_path), _results(current, current_path)
+    warnings = mismatches(baseline, current)
+    if warnings and not allow_mismatch:
+        raise UsageError(f"runs not comparable ({'; '.join(warnings)}); --allow-mismatch to compare anyway")
+    rng = np.random.default_rng(0)
+    verdicts = []
+    for key in sorted(base_results.keys() & current_results.keys()):
+        old, new, bench = timing_of(base_results[key])[2], timing_of(current_results[key])[2], current_results[key]
+        family = bench.get("extra_info", {}).get("family")
+        effect = thresholds.effect(family)
+        ratio, low, high, verdict = judge(old, new, effect, thresholds.confidence, rng)
+        verdicts.append(Verdict(case_name(bench), family, float(np.median(old)), float(np.median(new)), ratio, low,
+                                high, effect, verdict, (len(old), len(new))))  # fmt: skip
+    verdicts.sort(key=lambda v: (ORDER.index(v.verdict), -abs(math.log(v.ratio)), v.case))
+    return Comparison(
+        verdicts,
+        sorted(case_name(base_results[k]) for k in base_results.keys() - current_results.keys()),
+        sorted(case_name(current_results[k]) for k in current_results.keys() - base_results.keys()),
+        warnings,
+    )
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def markdown(result: Comparison, thresholds: Thresholds, baseline: Path, current: Path) -> str:
+    counts = result.counts()
+    lines = [
+        f"## Benchmark comparison: {current.name} against {baseline.name}",
+        "",
+        ", ".join(f"**{n} {name}**" if name == "slower" and n else f"{n} {name}" for name, n in counts.items())
+        + f"; {len(result.only_baseline)} only in the baseline, {len(result.only_current)} only in the current run.",
+        f"Verdicts from per-round times: {thresholds.confidence:.0%} bootstrap interval of the ratio of medians,"
+        f" minimum effect {thresholds.effect(None):.0%} (families: "
+        + ", ".join(f"{k} {v:.0%}" for k, v in sorted(thresholds.effects.items()) if k != "default")
+        + ").",
+    ]
+    lines += [f"> **WARNING** runs differ: {w}" for w in result.warnings]
+    lines += [f"> **WARNING** {doubt}" for doubt in result.doubts()]
+    lines += ["", "| case | baseline | current | ratio [interval] | verdict |", "|---|---:|---:|---|---|"]
+    for v in result.verdicts:
+        interval = "" if math.isnan(v.low) else f" [{v.low:.3f}, {v.high:.3f}]"
+        verdict = f"**{v.verdict.upper()}**" if v.verdict == "slower" else v.verdict
+        few = v.verdict == "inconclusive" and min(v.rounds) < MIN_ROUNDS
+        rounds = f" (rounds: {v.rounds[0]} vs {v.rounds[1]})" if few else ""
+        lines.append(f"| `{v.case}` | {_time(v.baseline_s)} | {_time(v.current_s)} | {v.ratio:.3f}{interval} |"
+                     f" {verdict}{rounds} |")  # fmt: skip
+    for title, cases in (("Only in the baseline", result.only_baseline), ("Only in the current", result.only_current)):
+        if cases:
+            lines += ["", f"{title}: " + ", ".join(f"`{c}`" for c in cases)]
+    return "\n".join(lines) + "\n"

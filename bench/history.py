@@ -1,0 +1,225 @@
+"""The history store: runs appended to one SQLite file, and each workload's trend over commits.
+
+SQLite (Python's own ``sqlite3``) rather than Parquet: no extra dependency, one file, queryable
+with any SQLite tool, and every append is a single transaction, so a process killed mid-append
+leaves the store exactly as it was (SQLite rolls the half-written transaction back when the file
+is next opened). Parquet would need pyarrow and a rewritten or extra file per append.
+
+A run is keyed by the sha256 of its record, so appending it again changes nothing. Each result
+keeps its per-round times, so a step between two points is judged like ``compare`` judges two
+runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench import runs
+from bench.compare import Thresholds, case_name, fingerprint, judge
+from bench.errors import UsageError
+from bench.runs import BENCHMARK_JSON
+from bench.summary import load_run, timing_of
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,            -- the run folder's name (or the file's)
+    record_sha256 TEXT NOT NULL UNIQUE,
+    started TEXT, commit_id TEXT, commit_time TEXT, dirty INTEGER, branch TEXT,
+    machine TEXT NOT NULL,              -- compare.fingerprint: hardware, device, torch, determinism
+    host TEXT, device TEXT, torch TEXT, determinism TEXT, image TEXT,
+    appended TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    case_id TEXT NOT NULL, workload TEXT, family TEXT, params TEXT, dtype TEXT, device_type TEXT,
+    median_s REAL, iqr_s REAL, rounds INTEGER,
+    samples TEXT NOT NULL,              -- JSON list of per-round seconds
+    PRIMARY KEY (run_id, case_id)
+);
+"""
+
+
+def default_path() -> Path:
+    return runs.results_root() / "history.sqlite"
+
+
+def connect(path: Path, create: bool) -> sqlite3.Connection:
+    """Open the store (made when ``create``), checking that it is one, of our schema version."""
+    if not path.exists() and not create:
+        raise UsageError(f"{path}: no history store here (python -m bench history append RUN makes one)")
+    if path.is_dir():
+        raise UsageError(f"{path}: a folder, not a history store")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=30)
+        connection.executescript(SCHEMA)
+        version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if version is None:
+            with connection:
+                connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif version[0] != str(SCHEMA_VERSION):
+            connection.close()
+            raise UsageError(f"{path}: history schema {version[0]}, this version reads {SCHEMA_VERSION}")
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"{path}: not a usable history store ({error})") from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot open: {error.strerror}") from None
+    return connection
+
+
+def _run_row(run_path: Path, record: dict[str, Any], digest: str) -> dict[str, Any]:
+    commit, machine = record.get("commit_info") or {}, record.get("machine_info") or {}
+    context = record.get("bench", {}).get("context", {})
+    name = run_path.name if run_path.is_dir() else f"{run_path.stem}-{digest[:12]}"
+    return {
+        "run_id": name,
+        "record_sha256": digest,
+        "started": record.get("datetime"),
+        "commit_id": commit.get("id"),
+        "commit_time": commit.get("time"),
+        "dirty": int(bool(commit.get("dirty"))),
+        "branch": commit.get("branch"),
+        "machine": json.dumps(fingerprint(record), sort_keys=True),
+        "host": machine.get("node"),
+        "device": context.get("device"),
+        "torch": (machine.get("torch") or {}).get("version"),
+        "determinism": context.get("determinism"),
+        "image": (machine.get("container") or {}).get("image_id"),
+    }
+
+
+def _result_rows(run_id: str, record: dict[str, Any]) -> list[tuple[Any, ...]]:
+    rows = []
+    for bench in record["benchmarks"]:
+        median, iqr, samples = timing_of(bench)
+        if not samples:
+            continue
+        info = bench.get("extra_info", {})
+        rows.append((run_id, case_name(bench), info.get("workload"), info.get("family"),
+                     json.dumps(info.get("params", {}), sort_keys=True), info.get("dtype"), info.get("device_type"),
+                     median, iqr, len(samples), json.dumps(samples)))  # fmt: skip
+    return rows
+
+
+def append(store: Path, run_path: Path) -> str:
+    """Add one run in one transaction; a message saying what was done."""
+    record = load_run(run_path)
+    file = run_path / BENCHMARK_JSON if run_path.is_dir() else run_path
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    with closing(connect(store, create=True)) as connection:
+        if connection.execute("SELECT 1 FROM runs WHERE record_sha256 = ?", (digest,)).fetchone():
+            return f"{run_path}: already in {store}"
+        row = _run_row(run_path, record, digest)
+        results = _result_rows(row["run_id"], record)
+        if not results:
+            raise UsageError(f"{file}: no results with per-round times to keep")
+        try:
+            with connection:  # one transaction: all of the run or none of it
+                columns = ", ".join(row)
+                connection.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(row))})",
+                                   tuple(row.values()))  # fmt: skip
+                connection.executemany(f"INSERT INTO results VALUES ({', '.join('?' * 11)})", results)
+        except sqlite3.IntegrityError:
+            raise UsageError(f"{store}: another run named {row['run_id']} is already in the history") from None
+        except sqlite3.DatabaseError as error:
+            raise UsageError(f"{store}: cannot append ({error})") from None
+    return f"{run_path}: {len(results)} results appended to {store}"
+
+
+def load(store: Path) -> pd.DataFrame:
+    """Every result with its run's facts, oldest first."""
+    with closing(connect(store, create=False)) as connection:
+        frame = pd.read_sql_query(
+            "SELECT r.*, runs.started, runs.commit_id, runs.machine, runs.host, runs.dirty"
+            " FROM results r JOIN runs USING (run_id) ORDER BY runs.started, runs.run_id",
+            connection,
+        )
+    if frame.empty:
+        raise UsageError(f"{store}: the history holds no results yet")
+    frame["samples"] = frame.samples.map(json.loads)
+    return frame
+
+
+@dataclass(frozen=True)
+class Step:
+    """A change between two consecutive points of one series that ``compare`` would call real."""
+
+    case_id: str
+    workload: str
+    before: str  # commit (or run) before the step
+    after: str
+    ratio: float
+    verdict: str
+
+
+def _label(row: pd.Series) -> str:
+    commit = row.commit_id if isinstance(row.commit_id, str) and row.commit_id != "unversioned" else None
+    return (commit[:8] + ("+" if row.dirty else "")) if commit else row.run_id
+
+
+def steps(frame: pd.DataFrame, thresholds: Thresholds) -> list[Step]:
+    """Slower/faster steps along each series (one case on one machine fingerprint)."""
+    found, rng = [], np.random.default_rng(0)
+    for (case_id, _), series in frame.groupby(["case_id", "machine"], sort=True):
+        rows = list(series.itertuples(index=False))
+        for before, after in itertools.pairwise(rows):
+            ratio, _, _, verdict = judge(before.samples, after.samples, thresholds.effect(after.family),
+                                         thresholds.confidence, rng)  # fmt: skip
+            if verdict in ("slower", "faster"):
+                found.append(Step(case_id, after.workload, _label(before), _label(after), ratio, verdict))
+    return found
+
+
+def plot(frame: pd.DataFrame, found: list[Step], out: Path) -> list[Path]:
+    """One PNG per workload: each case's median per run over time, steps marked."""
+    import matplotlib  # noqa: PLC0415 - slow to import; only plotting needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    out.mkdir(parents=True, exist_ok=True)
+    frame = frame.assign(label=[_label(row) for row in frame.itertuples(index=False)])
+    order = list(dict.fromkeys(frame.run_id))  # runs in time order: the x axis
+    images = []
+    for workload, rows in frame.groupby("workload", sort=True):
+        figure, axis = plt.subplots(figsize=(9, 4))
+        for (case_id, _), series in rows.groupby(["case_id", "machine"], sort=True):
+            x = [order.index(run) for run in series.run_id]
+            axis.plot(x, series.median_s * 1e3, marker="o", markersize=3, linewidth=1, label=case_id)
+            for step in (s for s in found if s.case_id == case_id):
+                point = series[series.label == step.after]
+                if len(point):
+                    where = (order.index(point.run_id.iloc[-1]), point.median_s.iloc[-1] * 1e3)
+                    slower = step.verdict == "slower"
+                    axis.annotate("▲" if slower else "▼", where, color="red" if slower else "green", ha="center")
+        labels = dict(zip(frame.run_id, frame.label, strict=False))
+        axis.set_xticks(range(len(order)), [labels[run] for run in order], rotation=45, ha="right", fontsize=7)
+        axis.set_yscale("log")
+        axis.set_ylabel("median per call (ms)")
+        axis.set_title(f"{workload}: trend over commits (▲ slower, ▼ faster step)")
+        if rows.case_id.nunique() <= 8:
+            axis.legend(fontsize=6)
+        figure.tight_layout()
+        path = out / f"trend_{workload}.png"
+        figure.savefig(path, dpi=90)
+        plt.close(figure)
+        images.append(path)
+    return images
+
+
+def describe(found: list[Step]) -> list[str]:
+    if not found:
+        return ["no step change between consecutive runs of any series"]
+    return [f"{s.verdict.upper()} {s.case_id}: {s.before} -> {s.after}, x{s.ratio:.3f}" for s in found]
