@@ -18,9 +18,9 @@ from typing import Any
 from bench import runs
 from bench.arguments import OneLineParser, positive_int
 from bench.bands import DEFAULT_BANDS
-from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
+from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
 
-EPILOG = "exit codes: 0 ok, 1 a benchmark failed, 2 bad input, 3 device not available"
+EPILOG = "exit codes: 0 ok, 1 a benchmark failed, 2 bad input, 3 device not available, 130 interrupted"
 
 
 def build_parser(light: bool = False) -> argparse.ArgumentParser:
@@ -252,6 +252,11 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         shutil.rmtree(run_dir)  # nothing was measured: leave no empty run behind
         raise UsageError("no case matched the -k/-m selection")
+    if code == pytest.ExitCode.INTERRUPTED:
+        saved = run_dir / runs.BENCHMARK_JSON
+        what = "a partial record (marked partial)" if saved.exists() else "no record: nothing had finished"
+        print(f"bench: interrupted; {what} in {run_dir}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED, run_dir
     print(f"bench: results in {run_dir}", flush=True)
     if code == pytest.ExitCode.OK:
         return EXIT_OK, run_dir
@@ -283,6 +288,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     argv += ["--data-root", args.data_root] if args.data_root else []
     argv += ["--param", f"model={args.model[0]}"] if len(set(args.model)) == 1 else []
     code, run_dir = run_suite(build_parser().parse_args(argv), ["-q"])
+    if code == EXIT_INTERRUPTED:
+        return code
     verdicts = judge(load_run(run_dir), bands)
     print(table(verdicts))
     if code != EXIT_OK:

@@ -6,6 +6,7 @@ Exit codes (documented in the README and in ``python -m bench --help``):
 * 1 — at least one benchmark or check failed
 * 2 — bad input: unknown name, bad value, unreadable file
 * 3 — the requested device is not available here (e.g. ``cuda`` without a GPU)
+* 130 — interrupted (Ctrl-C or SIGTERM): the cases that finished are saved, marked partial
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 
 class BenchError(Exception):

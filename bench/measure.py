@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import signal
 import statistics
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -18,7 +23,51 @@ from bench.timing import RoundPolicy
 RECORD_SCHEMA = 1  # version of the extra_info layout below
 
 
+class CaseTimeout(Exception):
+    """A case ran past ``--case-timeout``."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CaseTimeout` in this (main) thread once ``seconds`` have passed.
+
+    The alarm lands between Python bytecodes, so one long native call finishes first.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CaseTimeout(f"exceeded its time limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def release(ctx: RunContext) -> None:
+    """Free what a failed case held (its frames' tensors first), so the next case has the memory."""
+    traceback.clear_frames(sys.exc_info()[2])
+    gc.collect()
+    if ctx.device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
 def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) -> Any:
+    """Time ``case`` within its time limit; a case that fails leaves its memory behind it."""
+    try:
+        with time_limit(policy.case_timeout):
+            return _measure(benchmark, case, ctx, policy)
+    except BaseException:
+        release(ctx)
+        raise
+
+
+def _measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) -> Any:
     """Time ``case`` with the ``benchmark`` fixture; return the last call's result.
 
     The case is seeded the same way whatever ran before it, calibrated, warmed

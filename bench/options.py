@@ -53,6 +53,11 @@ OPTIONS = (
     Option("threads", "torch intra-op threads (default: torch's choice)", {"default": None}),
     Option("max-time", "seconds of timed rounds per benchmark (default: 2, 0.05 with --quick)", {"default": None}),
     Option(
+        "case-timeout",
+        "seconds one case may take in all; past it the case is stopped and recorded as failed (default: no limit)",
+        {"default": None},
+    ),
+    Option(
         "telemetry-hz",
         "GPU and process sampling rate while a benchmark runs; 0 turns it off (default: 20)",
         {"default": "20"},
@@ -134,6 +139,7 @@ class SuiteOptions:
     dtypes: tuple[str, ...]
     params: tuple[str, ...]
     max_time: float | None
+    case_timeout: float | None
 
     @classmethod
     def parse(cls, ns: Any) -> SuiteOptions:
@@ -161,6 +167,7 @@ class SuiteOptions:
             dtypes=tuple(ns.bench_dtype),
             params=tuple(ns.bench_param),
             max_time=_option_number("max-time", ns.bench_max_time, float, 0.0),
+            case_timeout=_option_number("case-timeout", ns.bench_case_timeout, float, 0.001),
         )
 
     @property
@@ -183,6 +190,8 @@ class SuiteOptions:
         policy = RoundPolicy.quick() if self.quick else RoundPolicy()
         if self.max_time is not None:
             policy = RoundPolicy(**{**policy.__dict__, "max_time": self.max_time})
+        if self.case_timeout is not None:
+            policy = RoundPolicy(**{**policy.__dict__, "case_timeout": self.case_timeout})
         return policy
 
     def record(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,12 @@ class Collection:
 
     records: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    def failures(self) -> list[str]:
+        """Cases that failed, from each record's list (they have no results to show)."""
+        return [f"{path.name}: {failed.get('id', '?')}: {failed.get('error', '?')}"
+                for path, record in self.records
+                for failed in (record.get("bench") or {}).get("failed", [])]  # fmt: skip
 
 
 def collect(paths: list[Path], skip_bad: bool) -> Collection:
@@ -69,6 +76,7 @@ def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str,
         "gpu_name": gpus[0]["name"] if gpus and info.get("device_type") == "cuda" else None,
         "torch": (machine.get("torch") or {}).get("version"),
         "commit": (record.get("commit_info") or {}).get("id", "")[:10] or None,
+        "partial": bool((record.get("bench") or {}).get("partial")),
         "container": container_of(machine.get("container") or {}),
         "case": bench.get("param") or bench.get("name"),
         "workload": info.get("workload"),
@@ -186,7 +194,7 @@ def crossovers(ratios: pd.DataFrame) -> list[str]:
     return lines
 
 
-def doubts(table: pd.DataFrame, skipped: list[str]) -> list[str]:
+def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = ()) -> list[str]:
     """What the reader should not take at face value."""
     found = []
     machines = sorted(set(table.machine))
@@ -212,6 +220,15 @@ def doubts(table: pd.DataFrame, skipped: list[str]) -> list[str]:
     if len(modes) > 1:
         found.append(f"determinism modes differ between results: {', '.join(modes)}")
     found += [f"skipped: {reason}" for reason in skipped]
+    if failed:
+        found.append(
+            f"{len(failed)} cases FAILED and have no results: "
+            + "; ".join(failed[:8])
+            + (" …" if len(failed) > 8 else "")
+        )
+    partial = sorted({run for run, flag in zip(table.run, table.partial, strict=True) if flag})
+    if partial:
+        found.append(f"interrupted runs, PARTIAL: {', '.join(partial)}")
     return found
 
 
@@ -404,7 +421,7 @@ def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | No
     write_atomic(out / "results.csv", table.drop(columns=["samples"]).to_csv(index=False))
     head = [
         _context(table),
-        Section("Doubts", doubts(table, collection.skipped) or ["none found"]),
+        Section("Doubts", doubts(table, collection.skipped, collection.failures()) or ["none found"]),
         _speedup_section(ratios),
         *_scaling_section(scaling(table)),
     ]

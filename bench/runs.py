@@ -27,6 +27,10 @@ def results_root() -> Path:
 
 
 BENCHMARK_JSON = "benchmark.json"
+RUN_SCHEMA = 1  # version of the "bench" section the suite adds to pytest-benchmark's JSON
+# A full GPU run with its per-round times is a few MB; a file far larger is not a record of ours,
+# and is refused before it is read into memory.
+MAX_RECORD_BYTES = 256 * 2**20
 
 
 def _umask() -> int:
@@ -51,6 +55,29 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_json(file: Path, max_bytes: int = MAX_RECORD_BYTES) -> Any:
+    """A JSON file from outside: size checked before reading, every failure one UsageError line."""
+    try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise UsageError(f"{file}: {size / 2**20:.0f} MB, more than any run record ({max_bytes / 2**20:.0f} MB)")
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{file}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{file}: a folder, not a JSON file") from None
+    except OSError as error:
+        raise UsageError(f"{file}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{file}: not valid JSON (not UTF-8 text: {error.reason})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{file}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise UsageError(f"{file}: JSON nested too deeply to be a run record") from None
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.runs import BENCHMARK_JSON
+from bench.runs import BENCHMARK_JSON, RUN_SCHEMA, read_json
 
 
 def load_run(path: Path) -> dict[str, Any]:
-    """Read a run folder's (or a file's) pytest-benchmark JSON, checking its shape."""
+    """Read a run folder's (or a file's) pytest-benchmark JSON, checking its shape and types."""
     file = path / BENCHMARK_JSON if path.is_dir() else path
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{file}: no such file") from None
-    except OSError as error:
-        raise UsageError(f"{file}: cannot read: {error.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{file}: not valid JSON ({error})") from None
+    data = read_json(file)
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) or "machine_info" not in data:
         raise UsageError(f"{file}: not a pytest-benchmark JSON file (no 'benchmarks' list or 'machine_info')")
+    if not isinstance(data["machine_info"], dict) or not isinstance(data.get("bench", {}), dict):
+        raise UsageError(f"{file}: 'machine_info' and 'bench' must be JSON objects")
+    schema = data.get("bench", {}).get("schema", RUN_SCHEMA)  # plain pytest-benchmark files have no section
+    if schema != RUN_SCHEMA:
+        raise UsageError(f"{file}: record schema {schema!r}, this version reads {RUN_SCHEMA}")
+    for index, bench in enumerate(data["benchmarks"]):
+        stats = bench.get("stats") if isinstance(bench, dict) else None
+        rounds = stats.get("data", []) if isinstance(stats, dict) else None
+        if not isinstance(rounds, list) or not all(isinstance(t, int | float) and t >= 0 for t in rounds):
+            raise UsageError(f"{file}: benchmark {index} has no valid 'stats' (per-round times must be numbers >= 0)")
     return data
 
 

@@ -107,6 +107,7 @@ class RoundPolicy:
     max_rounds: int = 1000
     round_time: float = 0.01  # seconds one round should last, at least
     max_time: float = 2.0  # seconds of timed rounds per benchmark, roughly
+    case_timeout: float | None = None  # seconds a whole case may take (build, calibration, rounds)
 
     @classmethod
     def quick(cls) -> RoundPolicy:

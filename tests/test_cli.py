@@ -86,15 +86,38 @@ def test_bad_input_gives_one_line_and_its_exit_code(capsys, tmp_path, argv, code
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "no run folder for bad input"
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [("{not json", "not valid JSON"), ('{"hello": 1}', "not a pytest-benchmark JSON file"), ("", "not valid JSON")],
-)
-def test_show_refuses_bad_files(capsys, tmp_path: Path, content: str, message: str) -> None:
+MACHINE = '"machine_info": {}'
+BAD_RECORDS = [
+    ("{not json", "not valid JSON"),
+    ('{"hello": 1}', "not a pytest-benchmark JSON file"),
+    ("", "not valid JSON"),
+    ("[" * 100_000, "JSON nested too deeply"),
+    (b"\xff\xfe binary", "not UTF-8 text"),
+    ('{"benchmarks": [{"stats": {"data": ["1"]}}], ' + MACHINE + "}", "per-round times must be numbers"),
+    ('{"benchmarks": [{"stats": {"data": [-1.0]}}], ' + MACHINE + "}", "per-round times must be numbers"),
+    ('{"benchmarks": [7], ' + MACHINE + "}", "benchmark 0 has no valid 'stats'"),
+    ('{"benchmarks": [], "bench": {"schema": 99}, ' + MACHINE + "}", "record schema 99"),
+    ('{"benchmarks": [], "machine_info": []}', "'machine_info' and 'bench' must be JSON objects"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_RECORDS, ids=[m for _, m in BAD_RECORDS])
+def test_show_refuses_bad_files(capsys, tmp_path: Path, content: str | bytes, message: str) -> None:
     bad = tmp_path / "benchmark.json"
-    bad.write_text(content)
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = bad.read_bytes()
     code, _, err = run_main(capsys, "show", str(tmp_path))
     assert code == 2 and message in err and str(bad) in err and len(err.splitlines()) == 1
+    assert bad.read_bytes() == before
+
+
+def test_a_huge_file_is_refused_before_it_is_read(capsys, tmp_path: Path) -> None:
+    huge = tmp_path / "benchmark.json"
+    with huge.open("wb") as f:  # sparse: 300 MB long, nothing written
+        f.truncate(300 * 2**20)
+    for command in (["show", str(tmp_path)], ["compare", str(huge), str(huge)], ["report", str(huge)]):
+        code, _, err = run_main(capsys, *command)
+        assert code == 2 and "300 MB, more than any run record" in err and len(err.splitlines()) == 1
 
 
 def test_unwritable_results_folder(capsys, tmp_path: Path) -> None:

@@ -61,8 +61,9 @@ def test_ddp_matches_one_process_with_the_same_global_batch(tmp_path: Path) -> N
     assert any(not torch.equal(ddp[name], torch.zeros_like(ddp[name])) for name in ddp)
 
 
-def _rank_processes(rank: int) -> list[int]:
-    """pids of this job's rank ``rank``: found in /proc by the entry module and torchrun's RANK."""
+def _rank_processes(rank: int, job: Path) -> list[int]:
+    """pids of rank ``rank`` of the job writing into ``job``: found in /proc by the entry module, the
+    job's folder on the command line (other jobs may run beside the tests) and torchrun's RANK."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -72,7 +73,8 @@ def _rank_processes(rank: int) -> list[int]:
             environment = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"workloads.cifar.ddp_rank" in command and f"RANK={rank}".encode() in environment:
+        mine = b"workloads.cifar.ddp_rank" in command and str(job).encode() in command
+        if mine and f"RANK={rank}".encode() in environment:
             found.append(int(entry.name))
     return found
 
@@ -83,7 +85,7 @@ def test_a_rank_that_dies_fails_the_whole_job_quickly(tmp_path: Path) -> None:
     def kill_rank_one() -> None:
         deadline = time.monotonic() + 60
         while not killed and time.monotonic() < deadline:
-            for pid in _rank_processes(1):
+            for pid in _rank_processes(1, tmp_path):
                 time.sleep(1.0)  # let it get into the process group and its training
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
@@ -101,4 +103,4 @@ def test_a_rank_that_dies_fails_the_whole_job_quickly(tmp_path: Path) -> None:
     message = str(failure.value)
     assert "\n" not in message and "rank 1 failed (exit code -9, SIGKILL)" in message, message
     assert elapsed < 100, f"the job took {elapsed:.0f} s to fail"
-    assert _rank_processes(0) == [] and _rank_processes(1) == [], "ranks left running"
+    assert _rank_processes(0, tmp_path) == [] and _rank_processes(1, tmp_path) == [], "ranks left running"

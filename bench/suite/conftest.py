@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Any
 
 import pytest
 
-from bench import envinfo
+from bench import envinfo, runs
 from bench.context import RunContext
 from bench.errors import BenchError
 from bench.options import SuiteOptions, add_options
 from bench.registry import Case, all_workloads
 from bench.timing import RoundPolicy
 
-RUN_SCHEMA = 1  # version of the "bench" section added to the JSON
-
 _OPTIONS = pytest.StashKey[SuiteOptions]()
 _CONTEXT = pytest.StashKey[RunContext]()
 _CASES = pytest.StashKey[list[Case]]()
 _FAILED = pytest.StashKey[list[dict[str, str]]]()
 _PREFLIGHT = pytest.StashKey[dict[str, dict[str, Any]]]()
+_SESSION = pytest.StashKey[pytest.Session]()
+_SIGNALS = pytest.StashKey[list[str]]()  # signals that stopped the run
+
+
+def _stop_on_signals(config: pytest.Config) -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop the run the same way: pytest stops, and what was measured
+    is still saved. (Installed for SIGINT too, which a shell's background job starts ignoring.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        config.stash[_SIGNALS].append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, stop)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,10 +53,15 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     context.apply()
     config.stash[_OPTIONS], config.stash[_CONTEXT], config.stash[_CASES] = options, context, cases
-    config.stash[_PREFLIGHT], config.stash[_FAILED] = preflight, []
+    config.stash[_PREFLIGHT], config.stash[_FAILED], config.stash[_SIGNALS] = preflight, [], []
+    _stop_on_signals(config)
     for workload in all_workloads().values():
         for marker in (workload.family, *workload.tags):
             config.addinivalue_line("markers", f"{marker}: workloads of family or tag {marker!r}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SESSION] = session
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -87,10 +108,19 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
     options, context = config.stash[_OPTIONS], config.stash[_CONTEXT]
     output_json["bench"] = {
-        "schema": RUN_SCHEMA,
+        "schema": runs.RUN_SCHEMA,
         "context": context.record(),
         "selection": options.record(),
         "cases_planned": len(config.stash[_CASES]),
         "preflight": config.stash[_PREFLIGHT],
         "failed": config.stash[_FAILED],
+        **_interruption(config),
     }
+
+
+def _interruption(config: pytest.Config) -> dict[str, Any]:
+    """``partial`` and the signal, when Ctrl-C or SIGTERM stopped the run before every case ran."""
+    session = config.stash.get(_SESSION, None)
+    if session is None or session.exitstatus != pytest.ExitCode.INTERRUPTED:
+        return {"partial": False}
+    return {"partial": True, "interrupted_by": (config.stash[_SIGNALS] or ["KeyboardInterrupt"])[0]}

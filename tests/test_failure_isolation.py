@@ -1,0 +1,61 @@
+"""A case that fails — past its time limit, out of memory — is recorded as failed with one line,
+its memory is given back, and the suite goes on to the next case."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+from processes import ROOT
+
+from bench import report
+
+MEMORY_CAP = 8 * 2**30  # address space: torch alone maps ~3.3 GB here; one 50000² float32 matrix is 10 GB
+
+
+def bench_run(out: Path, *argv: str, cap: int | None = None) -> subprocess.CompletedProcess[str]:
+    def limit() -> None:
+        if cap:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "run", *argv, "--out", str(out), "--", "-q"], capture_output=True, text=True,
+        cwd=out.parent, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=limit, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def record_of(out: Path) -> tuple[Path, dict]:
+    (run_dir,) = out.iterdir()
+    return run_dir, json.loads((run_dir / "benchmark.json").read_text())
+
+
+def test_a_case_past_its_time_limit_fails_alone(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    done = bench_run(out, "--workload", "mm", "--workload", "diagonal", "--param", "n=3000", "--max-time", "0.2",
+                     "--case-timeout", "3")  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    run_dir, record = record_of(out)
+    failed = {f["id"]: f["error"] for f in record["bench"]["failed"]}
+    assert set(failed) == {"mm/n=3000/op=mm/float32", "mm/n=3000/op=matmul/float32"}
+    assert set(failed.values()) == {"CaseTimeout: exceeded its time limit of 3 s"}
+    assert {b["param"] for b in record["benchmarks"]} == {f"diagonal/n=3000/op={op}/float32" for op in
+                                                          ("trace", "diag", "diag_embed")}  # fmt: skip
+    collection = report.collect([run_dir], skip_bad=False)
+    notes = report.doubts(report.tidy(collection), [], collection.failures())
+    assert any(n.startswith("2 cases FAILED") and "CaseTimeout" in n for n in notes)
+
+
+def test_a_case_out_of_memory_fails_alone_under_a_memory_cap(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    done = bench_run(out, "--quick", "--workload", "mm", "--workload", "rowwise", "--param", "n=50000",
+                     cap=MEMORY_CAP)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    _, record = record_of(out)
+    failed = record["bench"]["failed"]
+    assert {f["id"] for f in failed} == {"mm/n=50000/op=mm/float32", "mm/n=50000/op=matmul/float32"}
+    assert all("memory" in f["error"].lower() and "\n" not in f["error"] for f in failed), failed
+    assert {b["extra_info"]["workload"] for b in record["benchmarks"]} == {"rowwise"}

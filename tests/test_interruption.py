@@ -1,0 +1,84 @@
+"""Real signals on real runs: Ctrl-C and SIGTERM leave a valid record marked partial and exit 130;
+SIGKILL leaves what was there before untouched and no half-written record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from processes import ROOT
+
+from bench.summary import load_run
+
+FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
+STARTED = "cases on cpu"  # the line `bench run` prints once its run folder exists and pytest starts
+
+
+def start_run(out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--family", "matrix", "--max-time", "0.5", "--out", str(out),
+         "--", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def wait_for_start(run: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    assert run.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([run.stdout], [], [], 1.0)
+        if ready and STARTED in run.stdout.readline():
+            return
+    pytest.fail("the run never started")
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_run_saves_what_finished_marked_partial(tmp_path: Path, sent: signal.Signals) -> None:
+    out = tmp_path / "runs"
+    out.mkdir()
+    earlier = Path(shutil.copytree(FIXTURE, out / "earlier-run"))
+    before = digests(earlier)
+    run = start_run(out)
+    wait_for_start(run)
+    time.sleep(8)  # some cases finish, others are still to come
+    run.send_signal(sent)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "interrupted; a partial record (marked partial)" in err
+    (run_dir,) = (p for p in out.iterdir() if p != earlier)
+    record = load_run(run_dir)  # a valid record, through the same checks as any other
+    assert record["bench"]["partial"] is True and record["bench"]["interrupted_by"] == sent.name
+    assert 1 <= len(record["benchmarks"]) < record["bench"]["cases_planned"]
+    assert digests(earlier) == before
+
+
+def test_sigkill_leaves_earlier_runs_untouched_and_no_half_record(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    out.mkdir()
+    earlier = Path(shutil.copytree(FIXTURE, out / "earlier-run"))
+    before = digests(earlier)
+    run = start_run(out)
+    wait_for_start(run)
+    time.sleep(4)
+    run.kill()
+    run.communicate(timeout=60)
+    assert digests(earlier) == before
+    (run_dir,) = (p for p in out.iterdir() if p != earlier)
+    assert not (run_dir / "benchmark.json").exists(), "a killed run must not leave a record that looks whole"
+    for name in ("command.json", "environment.json"):  # written before the cases ran, atomically
+        json.loads((run_dir / name).read_text())
