@@ -63,6 +63,9 @@ def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) ->
         with time_limit(policy.case_timeout):
             return _measure(benchmark, case, ctx, policy)
     except BaseException:
+        # pytest-benchmark marks only Exceptions; a case stopped by Ctrl-C or SIGTERM has no result
+        # either, and its empty statistics must not reach the record
+        benchmark.has_error = True
         release(ctx)
         raise
 

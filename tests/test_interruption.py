@@ -47,38 +47,36 @@ def digests(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
 
 
-@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
-def test_a_stopped_run_saves_what_finished_marked_partial(tmp_path: Path, sent: signal.Signals) -> None:
+def signalled_run(tmp_path: Path, sent: signal.Signals, after: float) -> tuple[int, str, Path]:
+    """A real run beside an earlier one, sent ``sent`` ``after`` seconds into its cases: its exit
+    status, its stderr and its folder; the earlier run must come through byte for byte."""
     out = tmp_path / "runs"
     out.mkdir()
     earlier = Path(shutil.copytree(FIXTURE, out / "earlier-run"))
     before = digests(earlier)
     run = start_run(out)
     wait_for_start(run)
-    time.sleep(8)  # some cases finish, others are still to come
+    time.sleep(after)
     run.send_signal(sent)
     _, err = run.communicate(timeout=120)
-    assert run.returncode == 130, err[-2000:]
-    assert "Traceback" not in err and "interrupted; a partial record (marked partial)" in err
+    assert digests(earlier) == before
     (run_dir,) = (p for p in out.iterdir() if p != earlier)
+    return run.returncode, err, run_dir
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_run_saves_what_finished_marked_partial(tmp_path: Path, sent: signal.Signals) -> None:
+    code, err, run_dir = signalled_run(tmp_path, sent, after=8)  # some cases finish, others are still to come
+    assert code == 130, err[-2000:]
+    assert "Traceback" not in err and "interrupted; a partial record (marked partial)" in err
     record = load_run(run_dir)  # a valid record, through the same checks as any other
     assert record["bench"]["partial"] is True and record["bench"]["interrupted_by"] == sent.name
     assert 1 <= len(record["benchmarks"]) < record["bench"]["cases_planned"]
-    assert digests(earlier) == before
 
 
 def test_sigkill_leaves_earlier_runs_untouched_and_no_half_record(tmp_path: Path) -> None:
-    out = tmp_path / "runs"
-    out.mkdir()
-    earlier = Path(shutil.copytree(FIXTURE, out / "earlier-run"))
-    before = digests(earlier)
-    run = start_run(out)
-    wait_for_start(run)
-    time.sleep(4)
-    run.kill()
-    run.communicate(timeout=60)
-    assert digests(earlier) == before
-    (run_dir,) = (p for p in out.iterdir() if p != earlier)
+    code, _, run_dir = signalled_run(tmp_path, signal.SIGKILL, after=4)
+    assert code == -signal.SIGKILL
     assert not (run_dir / "benchmark.json").exists(), "a killed run must not leave a record that looks whole"
     for name in ("command.json", "environment.json"):  # written before the cases ran, atomically
         json.loads((run_dir / name).read_text())
