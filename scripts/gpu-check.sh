@@ -53,7 +53,7 @@ step "telemetry sampler overhead on $device"
 "$PY" -m bench overhead sampler --device "$device" --repeats 2 2>&1 | tail -n 4 | tee -a "$log" || status=1
 
 step "DDP on $device, one process (NCCL on a GPU, gloo on the CPU), smoke size"
-timeout 150 "$PY" -m bench ddp --device "$device" --nproc-per-node 1 --quick --param path=tensor -k "ranks=all" \
+timeout 150 "$PY" -m bench ddp --device "$device" --nproc-per-node 1 --quick --param path=tensor --param ranks=all \
   --out "$OUT_DIR" -- -q -p no:warnings 2>&1 | tail -n 3 | tee -a "$log" || status=1
 
 step "suite on $device (${size[*]}, max-time $max_time s per case; DDP above)"
