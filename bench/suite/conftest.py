@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         options = SuiteOptions.parse(config.option)
-        json_path = config.getoption("benchmark_json", None)
+        json_option = config.getoption("benchmark_json", None)  # a path, or (older pytest-benchmark) an open file
+        json_path = Path(getattr(json_option, "name", json_option)) if json_option else None
         context = RunContext(options.settings, artifacts=json_path.parent if json_path else None)
         cases = options.cases()
         preflight = options.preflight(cases)
