@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -47,7 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         options = SuiteOptions.parse(config.option)
         json_option = config.getoption("benchmark_json", None)  # a path, or (older pytest-benchmark) an open file
-        json_path = Path(getattr(json_option, "name", json_option)) if json_option else None
+        if json_option is not None and not isinstance(json_option, str | os.PathLike):
+            json_option = json_option.name  # the open file's path
+        json_path = Path(json_option) if json_option else None
         context = RunContext(options.settings, artifacts=json_path.parent if json_path else None)
         cases = options.cases()
         preflight = options.preflight(cases)
