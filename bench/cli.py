@@ -167,7 +167,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise UsageError("history plot takes no runs (to add runs: history append RUN...)")
     frame = history.load(args.db)
     found = history.steps(frame, Thresholds.parse(args.threshold, args.confidence))
-    images = history.plot(frame, found, args.out)
+    with runs.staged_folder(args.out) as staging:
+        images = history.plot(frame, found, staging)
     print("\n".join(history.describe(found)))
     print(f"bench: {len(images)} trend plots in {args.out}")
     return EXIT_OK
@@ -228,27 +229,31 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     run_dir = runs.new_run_dir(Path(args.out), f"{context.device.type}-{options.size}")
     partial = run_dir / f".{runs.BENCHMARK_JSON}.partial"
     pytest_args = suite.pytest_args(partial, _forwarded(args, extra))
-    runs.write_json(
-        run_dir / "command.json",
-        {
-            "argv": [sys.executable, "-m", "bench", *sys.argv[1:]],
-            "cwd": os.getcwd(),
-            "started": datetime.now(UTC).isoformat(),
-            "pytest_args": pytest_args,
-            "cases_planned": len(cases),
-        },
-    )
-    runs.write_json(
-        run_dir / "environment.json",
-        {
-            **envinfo.collect(),
-            "installed": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()),
-        },
-    )
-    print(f"bench: {len(cases)} cases on {context.device} ({options.size}) -> {run_dir}", flush=True)
-    code = pytest.main(pytest_args)
-    if partial.exists():
-        os.replace(partial, run_dir / runs.BENCHMARK_JSON)
+    try:
+        runs.write_json(
+            run_dir / "command.json",
+            {
+                "argv": [sys.executable, "-m", "bench", *sys.argv[1:]],
+                "cwd": os.getcwd(),
+                "started": datetime.now(UTC).isoformat(),
+                "pytest_args": pytest_args,
+                "cases_planned": len(cases),
+            },
+        )
+        runs.write_json(
+            run_dir / "environment.json",
+            {
+                **envinfo.collect(),
+                "installed": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()),
+            },
+        )
+        print(f"bench: {len(cases)} cases on {context.device} ({options.size}) -> {run_dir}", flush=True)
+        code = pytest.main(pytest_args)
+        if partial.exists():
+            os.replace(partial, run_dir / runs.BENCHMARK_JSON)
+    except OSError as error:  # a full disk or a folder gone: a run folder without its record is no run
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise UsageError(f"cannot write the run record in {run_dir} ({error.strerror or error}); none kept") from None
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         shutil.rmtree(run_dir)  # nothing was measured: leave no empty run behind
         raise UsageError("no case matched the -k/-m selection")

@@ -4,7 +4,7 @@ Exit codes (documented in the README and in ``python -m bench --help``):
 
 * 0 — everything ran and passed
 * 1 — at least one benchmark or check failed
-* 2 — bad input: unknown name, bad value, unreadable file
+* 2 — bad input: unknown name, bad value, unreadable file, unwritable folder, full disk
 * 3 — the requested device is not available here (e.g. ``cuda`` without a GPU)
 * 130 — interrupted (Ctrl-C or SIGTERM): the cases that finished are saved, marked partial
 """

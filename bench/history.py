@@ -183,13 +183,12 @@ def steps(frame: pd.DataFrame, thresholds: Thresholds) -> list[Step]:
 
 
 def plot(frame: pd.DataFrame, found: list[Step], out: Path) -> list[Path]:
-    """One PNG per workload: each case's median per run over time, steps marked."""
+    """One PNG per workload in the folder ``out``: each case's median per run over time, steps marked."""
     import matplotlib  # noqa: PLC0415 - slow to import; only plotting needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    out.mkdir(parents=True, exist_ok=True)
     frame = frame.assign(label=[_label(row) for row in frame.itertuples(index=False)])
     order = list(dict.fromkeys(frame.run_id))  # runs in time order: the x axis
     images = []

@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench.errors import UsageError
 from bench.registry import all_workloads
-from bench.runs import write_atomic
+from bench.runs import staged_folder, write_atomic
 from bench.stats import ratio_interval
 from bench.summary import load_run, timing_of
 
@@ -411,29 +411,26 @@ def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | No
     collection = collect(paths, skip_bad)
     table = tidy(collection)
     ratios = speedups(table)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create report folder {out}: {error.strerror}") from None
-    images = plots(table, ratios, out)
-    extra = [training_curves(collection, out), gpu_timelines([p for p, _ in collection.records], out)]
-    images += [image for image in extra if image]
-    write_atomic(out / "results.csv", table.drop(columns=["samples"]).to_csv(index=False))
-    head = [
-        _context(table),
-        Section("Doubts", doubts(table, collection.skipped, collection.failures()) or ["none found"]),
-        _speedup_section(ratios),
-        *_scaling_section(scaling(table)),
-    ]
-    if store is not None:
-        section, trend_images = _trends(store, out)
-        head.append(section)
-        images += trend_images
-    timings = Section("Timings", [], _timings_view(table))
-    markdown = "\n\n".join(["# Benchmark report", *map(_as_markdown, head),
-                             "\n".join(f"![{p.stem}]({p.name})" for p in images), _as_markdown(timings)])  # fmt: skip
-    write_atomic(out / "report.md", markdown + "\n")
-    write_atomic(out / "report.html", _html([*map(_as_html, head)], images, _as_html(timings)))
+    with staged_folder(out) as staging:
+        images = plots(table, ratios, staging)
+        extra = [training_curves(collection, staging), gpu_timelines([p for p, _ in collection.records], staging)]
+        images += [image for image in extra if image]
+        write_atomic(staging / "results.csv", table.drop(columns=["samples"]).to_csv(index=False))
+        head = [
+            _context(table),
+            Section("Doubts", doubts(table, collection.skipped, collection.failures()) or ["none found"]),
+            _speedup_section(ratios),
+            *_scaling_section(scaling(table)),
+        ]
+        if store is not None:
+            section, trend_images = _trends(store, staging)
+            head.append(section)
+            images += trend_images
+        timings = Section("Timings", [], _timings_view(table))
+        figures = "\n".join(f"![{p.stem}]({p.name})" for p in images)
+        markdown = "\n\n".join(["# Benchmark report", *map(_as_markdown, head), figures, _as_markdown(timings)])
+        write_atomic(staging / "report.md", markdown + "\n")
+        write_atomic(staging / "report.html", _html([*map(_as_html, head)], images, _as_html(timings)))
     return out / "report.md"
 
 

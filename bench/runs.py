@@ -8,10 +8,13 @@ written to a temporary name and renamed, so a reader never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,28 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A folder to write ``out``'s files into (a hidden sibling), moved into ``out`` only once all are
+    written: a failure on the way (a full disk) leaves ``out`` as it was, and any other files in it stay."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: not a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".staging"))
+    except OSError as error:
+        raise UsageError(f"cannot create {out}: {error.strerror}") from None
+    try:
+        yield staging
+        out.mkdir(exist_ok=True)
+        for file in sorted(staging.iterdir()):
+            os.replace(file, out / file.name)
+    except OSError as error:
+        raise UsageError(f"cannot write {out} ({error.strerror or error}); it is as it was") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_json(file: Path, max_bytes: int = MAX_RECORD_BYTES) -> Any:

@@ -59,6 +59,7 @@ def test_trends_mark_a_step_and_only_that_step(tmp_path: Path) -> None:
         ("mm/n=64/op=matmul/float32", "bbbbbbbb", "cccccccc", "slower"),
         ("mm/n=64/op=mm/float32", "bbbbbbbb", "cccccccc", "slower"),
     }
+    (tmp_path / "plots").mkdir()
     images = history.plot(frame, found, tmp_path / "plots")
     assert {p.name for p in images} == {"trend_mm.png", "trend_rowwise.png", "trend_cifar_train.png"}
     assert all(p.stat().st_size > 5_000 for p in images)

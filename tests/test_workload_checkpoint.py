@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
+from processes import run_python
+
+from bench.errors import UsageError
+from workloads.checkpoint import load_weights
 
 
 def _equal_states(a: dict, b: dict) -> bool:
@@ -47,3 +54,35 @@ def test_seed_linear_weights_come_back(run) -> None:
     trip = run("checkpoint_roundtrip", "seed")
     torch.testing.assert_close(trip.loaded.weight.detach(), torch.tensor([[1.0, 2.0, 3.0]]))
     torch.testing.assert_close(trip.loaded.bias.detach(), torch.tensor([4.0]))
+
+
+class RunsCode:
+    """Pickles as a call to ``os.system``: loading it unsafely would run the command."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (self.command,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": {"weight": torch.ones(2)}, "payload": RunsCode(f"touch {marker}")}, evil)
+    # the file really is hostile: an unrestricted load, in a throwaway process, runs its command
+    done = run_python("-c", f"import torch; torch.load({str(evil)!r}, weights_only=False)", cwd=tmp_path)
+    assert done.returncode == 0 and marker.exists(), done.stderr
+    marker.unlink()
+
+    with pytest.raises(UsageError, match=r"evil\.pt: refused, not a weights-only checkpoint: .*posix\.system"):
+        load_weights(evil, torch.device("cpu"))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04 truncated zip"])
+def test_a_corrupt_checkpoint_is_one_clear_error(tmp_path: Path, content: bytes) -> None:
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(content)
+    with pytest.raises(UsageError, match=r"broken\.pt: (not a readable checkpoint|refused)"):
+        load_weights(broken, torch.device("cpu"))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import pickle
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from bench.context import RunContext
+from bench.errors import UsageError
 from bench.registry import Prepared, workload
 from workloads.cifar.models import resnet18_cifar
 from workloads.layers import SeedMLP
@@ -24,6 +27,20 @@ def seed_linear() -> nn.Module:
         layer.weight.copy_(torch.tensor([[1.0, 2.0, 3.0]]))
         layer.bias.copy_(torch.tensor([4.0]))
     return layer
+
+
+def load_weights(path: Path, device: torch.device) -> Any:
+    """``torch.load`` with ``weights_only=True``: tensors and plain containers come back; a pickle that
+    would import or call anything else (and so could run code) is refused before anything of it runs."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        why = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[0] if lines else "")
+        raise UsageError(f"{path}: refused, not a weights-only checkpoint: {why}") from None
+    except (RuntimeError, EOFError, OSError) as error:
+        why = (str(error).splitlines() or [type(error).__name__])[0]
+        raise UsageError(f"{path}: not a readable checkpoint ({why})") from None
 
 
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
@@ -86,7 +103,7 @@ def checkpoint_roundtrip(ctx: RunContext, model: str, steps: int, dtype: torch.d
         start = time.perf_counter()
         torch.save({"model": source.state_dict(), "optimizer": source_opt.state_dict()}, path)
         saved = time.perf_counter()
-        state = torch.load(path, map_location=ctx.device, weights_only=True)
+        state = load_weights(path, ctx.device)
         target.load_state_dict(state["model"])
         target_opt.load_state_dict(state["optimizer"])
         ctx.synchronize()
