@@ -46,7 +46,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit and correctness tests, a smoke run of the whole suite on the CPU; then lint."""
-    install_suite(session)
+    install_suite(session, "nox")  # the bad-input tests drive these sessions as users do
     session.run("pytest", "tests", "-p", "no:cacheprovider", *session.posargs)
     session.notify("lint")
 

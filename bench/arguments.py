@@ -4,6 +4,7 @@ that the commands that do not run anything start fast)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from bench.errors import UsageError
@@ -20,12 +21,19 @@ def parse_number(label: str, text: str, kind: type[int] | type[float], minimum: 
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        return parse_number("value", text, int, 1)
-    except UsageError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            return parse_number("value", text, int, minimum)
+        except UsageError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+positive_int = at_least(1)
 
 
 class OneLineParser(argparse.ArgumentParser):

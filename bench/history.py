@@ -56,22 +56,35 @@ def default_path() -> Path:
 
 
 def connect(path: Path, create: bool) -> sqlite3.Connection:
-    """Open the store (made when ``create``), checking that it is one, of our schema version."""
+    """Open the store (made when ``create`` and there is none), checking that it is one, of our schema
+    version; any other file, SQLite databases of other programs included, is refused and left untouched."""
     if not path.exists() and not create:
         raise UsageError(f"{path}: no history store here (python -m bench history append RUN makes one)")
     if path.is_dir():
         raise UsageError(f"{path}: a folder, not a history store")
+    new = not path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, timeout=30)
-        connection.executescript(SCHEMA)
-        version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if version is None:
-            with connection:
-                connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif version[0] != str(SCHEMA_VERSION):
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not tables and create:
+                with connection:
+                    connection.executescript(SCHEMA)
+                    connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                tables = {"meta"}
+            if "meta" not in tables:
+                raise UsageError(f"{path}: not a history store (an SQLite file without its 'meta' table)")
+            version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if version is None:
+                raise UsageError(f"{path}: not a history store (no schema version in its 'meta' table)")
+            if version[0] != str(SCHEMA_VERSION):
+                raise UsageError(f"{path}: history schema {version[0]}, this version reads {SCHEMA_VERSION}")
+        except BaseException:
             connection.close()
-            raise UsageError(f"{path}: history schema {version[0]}, this version reads {SCHEMA_VERSION}")
+            if new:  # a store made just now but not filled (a full disk): leave none behind
+                path.unlink(missing_ok=True)
+            raise
     except sqlite3.DatabaseError as error:
         raise UsageError(f"{path}: not a usable history store ({error})") from None
     except OSError as error:

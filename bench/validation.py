@@ -15,8 +15,8 @@ machine whose speed wanders over seconds, that drift is measured too.
 
 from __future__ import annotations
 
-import argparse
 import platform
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.arguments import OneLineParser, at_least, positive_int
 from bench.compare import CONFIDENCE, DEFAULT_EFFECT, judge
+from bench.errors import EXIT_OK, EXIT_USAGE
 from bench.runs import write_json
 
 SIZE = 160  # matrix side: one product takes a fraction of a millisecond on a small CPU
@@ -105,19 +107,26 @@ def rates(recording: dict[str, Any], effect: float = DEFAULT_EFFECT, confidence:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=25)
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="python -m bench.validation", description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=positive_int, default=100)
+    parser.add_argument("--rounds", type=at_least(3), default=25, help="rounds a series (at least 3; default: 25)")
     parser.add_argument("--sequential", action="store_true", help="blocks one after the other, as CI runs are")
     parser.add_argument("--save", type=Path, help="write the recording here (JSON)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.save and not args.save.parent.is_dir():  # found out now, not after minutes of recording
+        parser.error(f"--save: no folder {args.save.parent}")
     recording = record(args.trials, args.rounds, interleaved=not args.sequential)
     if args.save:
-        write_json(args.save, recording)
+        try:
+            write_json(args.save, recording)
+        except OSError as error:
+            print(f"{parser.prog}: error: cannot write {args.save}: {error.strerror}", file=sys.stderr)
+            return EXIT_USAGE
     print(f"detector on {recording['design']} timings recorded now on {recording['machine']} "
           f"({args.rounds} rounds a series): {rates(recording)}")  # fmt: skip
+    return EXIT_OK
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,15 +6,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).parents[1]
 
 
 def run_python(
-    *argv: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+    *argv: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None, **popen: Any
 ) -> subprocess.CompletedProcess[str]:
-    """``python argv…`` in ``cwd`` with this checkout importable; never raises on a non-zero exit."""
+    """``python argv…`` in ``cwd`` with this checkout importable; never raises on a non-zero exit.
+    ``popen``: more of ``subprocess.run``'s arguments (e.g. ``preexec_fn``)."""
     env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False
-    )
+        [sys.executable, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False,
+        **popen,
+    )  # fmt: skip

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cifar_fixtures import SHARED_NPZ, images_and_labels, write_batches, write_imagefolder, write_npz
+from hostile import RunsCode
 
 from bench.context import DataSettings
 from bench.errors import UsageError
@@ -149,14 +149,10 @@ def test_bad_batches(tmp_path: Path) -> None:
         from_folder(fresh)
 
 
-class _RunsCode:
-    def __reduce__(self):
-        return (os.system, ("touch pwned",))
-
-
 def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     root = write_batches(tmp_path)
-    (root / BATCHES_DIR / "data_batch_1").write_bytes(pickle.dumps({"data": _RunsCode(), "labels": []}, protocol=2))
+    hostile = pickle.dumps({"data": RunsCode("touch pwned"), "labels": []}, protocol=2)
+    (root / BATCHES_DIR / "data_batch_1").write_bytes(hostile)
     with pytest.raises(DataError, match=r"refusing to load posix\.system"):
         from_folder(root)
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()

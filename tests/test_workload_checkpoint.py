@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
+from hostile import RunsCode
 from processes import run_python
 
 from bench.errors import UsageError
@@ -54,16 +54,6 @@ def test_seed_linear_weights_come_back(run) -> None:
     trip = run("checkpoint_roundtrip", "seed")
     torch.testing.assert_close(trip.loaded.weight.detach(), torch.tensor([[1.0, 2.0, 3.0]]))
     torch.testing.assert_close(trip.loaded.bias.detach(), torch.tensor([4.0]))
-
-
-class RunsCode:
-    """Pickles as a call to ``os.system``: loading it unsafely would run the command."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self) -> tuple:
-        return (os.system, (self.command,))
 
 
 def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path: Path) -> None:

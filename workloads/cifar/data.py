@@ -178,7 +178,7 @@ def from_torchvision(root: Path) -> CifarData:
 def from_npz(path: Path) -> CifarData:
     names = ("train_images", "train_labels", "test_images", "test_labels")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with path.open("rb") as file, np.load(file, allow_pickle=False) as npz:  # our handle: closed on errors too
             missing = [n for n in names if n not in npz.files]
             if missing:
                 raise DataError(f"{path}: missing arrays {', '.join(missing)} (has: {', '.join(npz.files) or 'none'})")
