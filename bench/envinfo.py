@@ -107,7 +107,9 @@ def container() -> dict[str, Any]:
     """
     engine = next((name for name, marker in ENGINE_MARKERS if marker.exists()), None)
     image = {key: os.environ.get(var) or None for key, var in IMAGE_ENV.items()}
-    return {"in_container": engine is not None or image["flavor"] is not None, "engine": engine, **image}
+    inside = engine is not None or image["flavor"] is not None
+    read_only = bool(os.statvfs("/").f_flag & os.ST_RDONLY)  # `--read-only`: nothing but the mounts can change
+    return {"in_container": inside, "engine": engine, **image, "root_read_only": read_only}
 
 
 def collect() -> dict[str, Any]:

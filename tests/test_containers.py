@@ -123,7 +123,7 @@ def test_a_run_in_an_image_goes_to_its_results_volume_and_says_which_image(tmp_p
     engine = next((name for name, marker in envinfo.ENGINE_MARKERS if marker.exists()), None)  # this host's
     assert recorded == {"in_container": True, "engine": engine, "flavor": "cpu", "version": "0.1.0",
                         "revision": "0123456789abcdef", "image": "torch-bench-suite:cpu",
-                        "image_id": IMAGE_ENV["BENCH_IMAGE_ID"]}  # fmt: skip
+                        "image_id": IMAGE_ENV["BENCH_IMAGE_ID"], "root_read_only": False}  # fmt: skip
     assert json.loads((run_dir / "environment.json").read_text())["container"] == recorded
 
     host_run = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
@@ -145,4 +145,5 @@ def test_where_a_run_is_made_is_told_by_the_engines_marker_files(
     if marker:
         (tmp_path / marker).touch()
     nothing = dict.fromkeys(("flavor", "version", "revision", "image", "image_id"))
-    assert envinfo.container() == {"in_container": marker is not None, "engine": marker, **nothing}
+    assert envinfo.container() == {"in_container": marker is not None, "engine": marker, **nothing,
+                                   "root_read_only": False}  # fmt: skip
