@@ -180,7 +180,8 @@ def mount(session: nox.Session, variable: str, default: Path, target: str, *, wr
 def run_in_image(session: nox.Session, flavor: str, device_flags: list[str]) -> None:
     """Build ``Dockerfile.<flavor>``, then run the CLI in it (default: the quick suite).
 
-    Results go to ``$BENCH_RESULTS`` (default ./results), the data set cache is
+    The root filesystem is read-only (``--read-only``, /tmp a tmpfs). Results go to
+    ``$BENCH_RESULTS`` (default ./results), the data set cache is
     ``$BENCH_DATA_ROOT`` (default: the suite's own, ~/.cache/torch-bench-suite/data); the run records the image's
     name and id. ``$BENCH_CONTAINER_BUILD_FLAGS`` and ``$BENCH_CONTAINER_RUN_FLAGS`` add engine
     flags (CI uses them for its host's workarounds).
@@ -202,6 +203,7 @@ def run_in_image(session: nox.Session, flavor: str, device_flags: list[str]) -> 
     passed = [f"--env={name}" for name in ("BENCH_OFFLINE",) if os.environ.get(name)]
     session.run(
         engine, "run", "--rm", "--shm-size=1g", *user, *device_flags, *passed,
+        "--read-only", "--tmpfs", "/tmp",  # the image needs no writable root: only /results and /tmp change
         "-v", results, "-v", data,
         "-e", f"BENCH_IMAGE={tag}", "-e", f"BENCH_IMAGE_ID={image_id.strip()}",
         *shlex.split(os.environ.get("BENCH_CONTAINER_RUN_FLAGS", "")),
