@@ -106,6 +106,7 @@ def container() -> dict[str, Any]:
     run without it records ``image_id: null`` rather than guessing.
     """
     engine = next((name for name, marker in ENGINE_MARKERS if marker.exists()), None)
+    engine = engine or os.environ.get("container") or None  # noqa: SIM112 - podman sets it; --read-only hid the file
     image = {key: os.environ.get(var) or None for key, var in IMAGE_ENV.items()}
     inside = engine is not None or image["flavor"] is not None
     read_only = bool(os.statvfs("/").f_flag & os.ST_RDONLY)  # `--read-only`: nothing but the mounts can change

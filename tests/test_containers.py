@@ -138,7 +138,7 @@ def test_a_run_in_an_image_goes_to_its_results_volume_and_says_which_image(tmp_p
 def test_where_a_run_is_made_is_told_by_the_engines_marker_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, marker: str | None
 ) -> None:
-    for name in IMAGE_ENV:
+    for name in [*IMAGE_ENV, "container"]:
         monkeypatch.delenv(name, raising=False)
     markers = tuple((name, tmp_path / name) for name in ("podman", "docker"))
     monkeypatch.setattr(envinfo, "ENGINE_MARKERS", markers)
@@ -147,3 +147,10 @@ def test_where_a_run_is_made_is_told_by_the_engines_marker_files(
     nothing = dict.fromkeys(("flavor", "version", "revision", "image", "image_id"))
     assert envinfo.container() == {"in_container": marker is not None, "engine": marker, **nothing,
                                    "root_read_only": False}  # fmt: skip
+
+
+def test_podman_is_told_by_its_environment_where_its_marker_file_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under --read-only, podman 4.3 here left no /run/.containerenv to see; its $container is still set."""
+    monkeypatch.setattr(envinfo, "ENGINE_MARKERS", ())
+    monkeypatch.setenv("container", "podman")
+    assert envinfo.container()["engine"] == "podman" and envinfo.container()["in_container"]
