@@ -142,6 +142,13 @@ def overhead(session: nox.Session) -> None:
     session.run("python", "-m", "bench", "overhead", *session.posargs)
 
 
+@nox.session
+def soak(session: nox.Session) -> None:
+    """20 quick real runs, each left to finish or sent SIGINT/SIGTERM/SIGKILL at a random moment, then checked."""
+    install_suite(session)
+    session.run("python", "-m", "bench.soak", *session.posargs)
+
+
 def container_engine(session: nox.Session) -> str:
     """``$BENCH_CONTAINER_ENGINE``, else docker where its engine answers, else podman."""
     chosen = os.environ.get("BENCH_CONTAINER_ENGINE")

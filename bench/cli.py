@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import runs
+from bench import runs, signals
 from bench.arguments import OneLineParser, positive_int
 from bench.bands import DEFAULT_BANDS
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
@@ -254,14 +254,21 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     except OSError as error:  # a full disk or a folder gone: a run folder without its record is no run
         shutil.rmtree(run_dir, ignore_errors=True)
         raise UsageError(f"cannot write the run record in {run_dir} ({error.strerror or error}); none kept") from None
+    except KeyboardInterrupt:  # stopped before pytest ran a case: nothing to keep
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         shutil.rmtree(run_dir)  # nothing was measured: leave no empty run behind
         raise UsageError("no case matched the -k/-m selection")
+    saved = run_dir / runs.BENCHMARK_JSON
     if code == pytest.ExitCode.INTERRUPTED:
-        saved = run_dir / runs.BENCHMARK_JSON
-        what = "a partial record (marked partial)" if saved.exists() else "no record: nothing had finished"
-        print(f"bench: interrupted; {what} in {run_dir}", file=sys.stderr, flush=True)
+        finished = len(runs.read_json(saved)["benchmarks"]) if saved.exists() else 0
+        what = f"a record marked partial with the {finished} cases that finished" if finished else "no case finished"
+        print(f"bench: interrupted by {signals.received[0] if signals.received else 'SIGINT'}; {what} ({run_dir})",
+              file=sys.stderr, flush=True)  # fmt: skip
         return EXIT_INTERRUPTED, run_dir
+    if signals.received:
+        print(f"bench: {signals.received[0]} arrived after the last case; the run is complete", flush=True)
     print(f"bench: results in {run_dir}", flush=True)
     if code == pytest.ExitCode.OK:
         return EXIT_OK, run_dir
@@ -346,11 +353,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    args = build_parser(light=bool(argv) and argv[0] in RECORD_COMMANDS).parse_args(argv)
     try:
-        if args.command in ("run", "ddp"):
-            return (cmd_run if args.command == "run" else cmd_ddp)(args, extra)
-        return COMMANDS[args.command](args)
+        with signals.handled():
+            args = build_parser(light=bool(argv) and argv[0] in RECORD_COMMANDS).parse_args(argv)
+            if args.command in ("run", "ddp"):
+                return (cmd_run if args.command == "run" else cmd_ddp)(args, extra)
+            return COMMANDS[args.command](args)
     except BenchError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt:  # before a run's cases started, or in a command that is not a run
+        why = signals.received[0] if signals.received else "SIGINT"
+        print(f"bench: interrupted by {why}; nothing half-written was left", file=sys.stderr)
+        return EXIT_INTERRUPTED

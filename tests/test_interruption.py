@@ -23,23 +23,24 @@ FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 STARTED = "cases on cpu"  # the line `bench run` prints once its run folder exists and pytest starts
 
 
-def start_run(out: Path) -> subprocess.Popen[str]:
+def start_run(out: Path, *selection: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", "--family", "matrix", "--max-time", "0.5", "--out", str(out),
-         "--", "-q"],
+        [sys.executable, "-m", "bench", "run", *(selection or ("--family", "matrix")), "--max-time", "0.5",
+         "--out", str(out), "--", "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out.parent,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
 
 
-def wait_for_start(run: subprocess.Popen[str], timeout: float = 120) -> None:
+def wait_for_start(run: subprocess.Popen[str], timeout: float = 120, line: str = STARTED) -> None:
+    """Until the run prints ``line``."""
     deadline = time.monotonic() + timeout
     assert run.stdout is not None
     while time.monotonic() < deadline:
         ready, _, _ = select.select([run.stdout], [], [], 1.0)
-        if ready and STARTED in run.stdout.readline():
+        if ready and line in run.stdout.readline():
             return
-    pytest.fail("the run never started")
+    pytest.fail(f"the run never printed {line!r}")
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -68,7 +69,8 @@ def signalled_run(tmp_path: Path, sent: signal.Signals, after: float) -> tuple[i
 def test_a_stopped_run_saves_what_finished_marked_partial(tmp_path: Path, sent: signal.Signals) -> None:
     code, err, run_dir = signalled_run(tmp_path, sent, after=8)  # some cases finish, others are still to come
     assert code == 130, err[-2000:]
-    assert "Traceback" not in err and "interrupted; a partial record (marked partial)" in err
+    assert "Traceback" not in err
+    assert f"interrupted by {sent.name}; a record marked partial with the" in err
     record = load_run(run_dir)  # a valid record, through the same checks as any other
     assert record["bench"]["partial"] is True and record["bench"]["interrupted_by"] == sent.name
     assert 1 <= len(record["benchmarks"]) < record["bench"]["cases_planned"]
@@ -80,3 +82,33 @@ def test_sigkill_leaves_earlier_runs_untouched_and_no_half_record(tmp_path: Path
     assert not (run_dir / "benchmark.json").exists(), "a killed run must not leave a record that looks whole"
     for name in ("command.json", "environment.json"):  # written before the cases ran, atomically
         json.loads((run_dir / name).read_text())
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_starting_is_one_line_and_leaves_no_run(tmp_path: Path, sent: signal.Signals) -> None:
+    """One second in, the run is still importing torch: nothing has been written yet."""
+    out = tmp_path / "runs"
+    run = start_run(out)
+    time.sleep(1.0)
+    run.send_signal(sent)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"bench: interrupted by {sent.name}") and "nothing" in line
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_signal_after_the_last_case_keeps_the_whole_record(tmp_path: Path) -> None:
+    """Once the cases are over, SIGTERM is only noted: the record is written whole, not marked partial."""
+    out = tmp_path / "runs"
+    run = start_run(out, "--quick", "--workload", "diagonal")
+    wait_for_start(run, line="[100%]")  # pytest's line after the last case
+    time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert "Traceback" not in err
+    (run_dir,) = out.iterdir()
+    record = load_run(run_dir)
+    assert record["bench"]["partial"] is False and len(record["benchmarks"]) == record["bench"]["cases_planned"]
+    assert not list(run_dir.glob(".*")), "no temporary file left"

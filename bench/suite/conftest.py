@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import envinfo, runs
+from bench import envinfo, runs, signals
 from bench.context import RunContext
 from bench.errors import BenchError
 from bench.options import SuiteOptions, add_options
@@ -23,21 +22,7 @@ _CASES = pytest.StashKey[list[Case]]()
 _FAILED = pytest.StashKey[list[dict[str, str]]]()
 _PREFLIGHT = pytest.StashKey[dict[str, dict[str, Any]]]()
 _SESSION = pytest.StashKey[pytest.Session]()
-_SIGNALS = pytest.StashKey[list[str]]()  # signals that stopped the run
-
-
-def _stop_on_signals(config: pytest.Config) -> None:
-    """Ctrl-C (SIGINT) and SIGTERM stop the run the same way: pytest stops, and what was measured
-    is still saved. (Installed for SIGINT too, which a shell's background job starts ignoring.)"""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        config.stash[_SIGNALS].append(signal.Signals(signum).name)
-        raise KeyboardInterrupt
-
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, stop)
+_SIGNALS = pytest.StashKey[contextlib.ExitStack]()  # Ctrl-C and SIGTERM handled until unconfigure
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,8 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     context.apply()
     config.stash[_OPTIONS], config.stash[_CONTEXT], config.stash[_CASES] = options, context, cases
-    config.stash[_PREFLIGHT], config.stash[_FAILED], config.stash[_SIGNALS] = preflight, [], []
-    _stop_on_signals(config)
+    config.stash[_PREFLIGHT], config.stash[_FAILED] = preflight, []
+    config.stash[_SIGNALS] = contextlib.ExitStack()
+    config.stash[_SIGNALS].enter_context(signals.handled())  # under `bench run`, the CLI already handles them
     for workload in all_workloads().values():
         for marker in (workload.family, *workload.tags):
             config.addinivalue_line("markers", f"{marker}: workloads of family or tag {marker!r}")
@@ -69,10 +55,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_SESSION] = session
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    try:
+        return (yield)
+    finally:
+        signals.defer()  # the cases are over: a signal now must not cut the record off
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     context = config.stash.get(_CONTEXT, None)
     if context is not None:
         context.close()
+    if _SIGNALS in config.stash:
+        config.stash[_SIGNALS].close()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -128,4 +124,4 @@ def _interruption(config: pytest.Config) -> dict[str, Any]:
     session = config.stash.get(_SESSION, None)
     if session is None or session.exitstatus != pytest.ExitCode.INTERRUPTED:
         return {"partial": False}
-    return {"partial": True, "interrupted_by": (config.stash[_SIGNALS] or ["KeyboardInterrupt"])[0]}
+    return {"partial": True, "interrupted_by": (signals.received or ["KeyboardInterrupt"])[0]}
