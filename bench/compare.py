@@ -12,6 +12,9 @@ medians current / baseline with a bootstrap interval over the rounds, and a verd
 
 Only ``slower`` fails the comparison (exit 1). Runs from different hardware, devices, torch
 versions or determinism modes are refused (exit 2) unless ``--allow-mismatch``.
+
+Runs made alike (same seed, determinism mode, device type, torch version and threads) should
+also compute the same numbers: a case whose ``result_sha256`` differs is a warning, not a failure.
 """
 
 from __future__ import annotations
@@ -107,7 +110,10 @@ def _key(bench: dict[str, Any]) -> tuple[str, str, str, str]:
     return workload, params, info.get("dtype", "?"), info.get("device_type", "?")
 
 
-def _results(record: dict[str, Any], where: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+Results = dict[tuple[str, str, str, str], dict[str, Any]]  # benchmarks by _key
+
+
+def _results(record: dict[str, Any], where: Path) -> Results:
     results = {_key(b): b for b in record["benchmarks"] if timing_of(b)[2]}
     if not results:
         raise UsageError(f"{where}: no benchmark results with per-round times to compare")
@@ -132,12 +138,37 @@ def mismatches(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return [f"{name}: baseline {ours[name]!r}, current {theirs[name]!r}" for name in ours if ours[name] != theirs[name]]
 
 
+def reproduction(record: dict[str, Any]) -> dict[str, Any]:
+    """What must match for two runs to compute identical results: on the CPU the thread count too,
+    as reductions split their work by threads."""
+    context = record.get("bench", {}).get("context", {})
+    return {
+        **{name: context.get(name) for name in ("seed", "determinism", "device_type", "threads")},
+        "torch": (record.get("machine_info", {}).get("torch") or {}).get("version"),
+    }
+
+
+def different_results(baseline: dict[str, Any], current: dict[str, Any], old: Results, new: Results) -> list[str]:
+    """The cases of both runs whose results differ though the runs were made alike and the case
+    read the same data; none when the runs were not made alike."""
+    if reproduction(baseline) != reproduction(current):
+        return []
+    found = []
+    for key in sorted(old.keys() & new.keys()):
+        a, b = old[key].get("extra_info", {}), new[key].get("extra_info", {})
+        digests = a.get("result_sha256"), b.get("result_sha256")
+        if None not in digests and digests[0] != digests[1] and a.get("data") == b.get("data"):
+            found.append(case_name(new[key]))
+    return found
+
+
 @dataclass
 class Comparison:
     verdicts: list[Verdict]
     only_baseline: list[str]
     only_current: list[str]
     warnings: list[str]
+    different_results: list[str]
 
     @property
     def regressed(self) -> bool:
@@ -147,14 +178,24 @@ class Comparison:
         return {name: sum(v.verdict == name for v in self.verdicts) for name in ORDER}
 
     def doubts(self) -> list[str]:
-        """A warning when so many cases changed that the machine's speed, not the code, likely did."""
+        """Warnings: results that did not reproduce, and so many cases changed that the machine's
+        speed, not the code, likely did."""
+        doubts = []
+        if self.different_results:
+            doubts.append(
+                f"results differ in {len(self.different_results)} case(s) though both runs had the same seed,"
+                " determinism mode, device type, torch version and threads (not reproducible, or the code changed;"
+                " see docs/determinism.md): " + ", ".join(self.different_results)
+            )
         counts = self.counts()
         changed = counts["slower"] + counts["faster"]
         if self.verdicts and changed / len(self.verdicts) > WIDESPREAD:
-            return [f"{changed} of {len(self.verdicts)} cases changed ({counts['slower']} slower, {counts['faster']}"
-                    " faster): more than a code change usually moves; the machine's speed may have changed"
-                    " between the runs (other load, clocks); rerun both on a quiet machine."]  # fmt: skip
-        return []
+            doubts.append(
+                f"{changed} of {len(self.verdicts)} cases changed ({counts['slower']} slower, {counts['faster']}"
+                " faster): more than a code change usually moves; the machine's speed may have changed"
+                " between the runs (other load, clocks); rerun both on a quiet machine."
+            )
+        return doubts
 
 
 def compare(baseline_path: Path, current_path: Path, thresholds: Thresholds, allow_mismatch: bool) -> Comparison:
@@ -178,6 +219,7 @@ def compare(baseline_path: Path, current_path: Path, thresholds: Thresholds, all
         sorted(case_name(base_results[k]) for k in base_results.keys() - current_results.keys()),
         sorted(case_name(current_results[k]) for k in current_results.keys() - base_results.keys()),
         warnings,
+        different_results(baseline, current, base_results, current_results),
     )
 
 

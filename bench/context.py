@@ -126,6 +126,8 @@ class RunContext:
             "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
             "cudnn_deterministic": torch.backends.cudnn.deterministic,
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            # on with deterministic algorithms: torch.empty's memory is filled (NaN for floats)
+            "fill_uninitialized_memory": torch.utils.deterministic.fill_uninitialized_memory,
             "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
             "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
             "cudnn_tf32": torch.backends.cudnn.allow_tf32,

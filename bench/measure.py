@@ -16,7 +16,8 @@ import torch
 
 from bench import telemetry, timing
 from bench.context import RunContext
-from bench.registry import Case
+from bench.digest import result_sha256
+from bench.registry import Case, Prepared
 from bench.runs import write_json
 from bench.timing import RoundPolicy
 
@@ -57,6 +58,13 @@ def release(ctx: RunContext) -> None:
         torch.cuda.empty_cache()
 
 
+def result_digest(prepared: Prepared, value: Any) -> str | None:
+    """The digest of what the call that returned ``value`` computed, for checking that runs
+    reproduce; None where the case declares no result or computed none in this process."""
+    computed = None if prepared.result is None else prepared.result(value)
+    return None if computed is None else result_sha256(computed)
+
+
 def measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) -> Any:
     """Time ``case`` within its time limit; a case that fails leaves its memory behind it."""
     try:
@@ -75,18 +83,18 @@ def _measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) -
 
     The case is seeded the same way whatever ran before it, calibrated, warmed
     up and timed in rounds; on CUDA every round is bracketed by synchronization
-    and timed by device events as well.
+    and timed by device events as well. The first call's result is digested.
     """
     ctx.seed_everything()
     prepared = case.prepare(ctx)
     cuda = ctx.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(ctx.device)
-    plan = (
-        timing.RoundPlan(1, 1, 0)
-        if case.workload.timed_once
-        else timing.plan_rounds(prepared.call, ctx.synchronize, policy)
-    )
+    once = case.workload.timed_once
+    # the first call after seeding, digested at once (later calls may update in place what it
+    # returned); an untimed call of its own, so that calibration still times the bare call
+    digest = None if once else result_digest(prepared, prepared.call())
+    plan = timing.RoundPlan(1, 1, 0) if once else timing.plan_rounds(prepared.call, ctx.synchronize, policy)
     sampler = telemetry.sampler_for(ctx.device, ctx.settings.telemetry_hz) if ctx.settings.telemetry_hz else None
     timing.arm(timing.backend_for(ctx.device))
     try:
@@ -96,6 +104,8 @@ def _measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) -
             )
     finally:
         device_times = timing.disarm(plan.iterations, plan.warmup_rounds)
+    if once:
+        digest = result_digest(prepared, result)
 
     info: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
@@ -111,6 +121,7 @@ def _measure(benchmark: Any, case: Case, ctx: RunContext, policy: RoundPolicy) -
         "determinism": ctx.settings.determinism,
         "threads": torch.get_num_threads(),
         "plan": {"iterations": plan.iterations, "rounds": plan.rounds, "warmup_rounds": plan.warmup_rounds},
+        "result_sha256": digest,
     }
     if case.workload.preflight is not None:
         info["data"] = case.workload.preflight(ctx.settings)

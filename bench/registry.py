@@ -4,8 +4,8 @@ A workload is declared once, with the ``@workload`` decorator, in a module of
 the ``workloads`` package.  The decorated function receives a
 :class:`~bench.context.RunContext` and the case's parameters, builds its inputs
 and returns the *timed call* (a zero-argument callable), or a :class:`Prepared`
-when it also reports metrics of its own.  Everything else — seeding, devices,
-warm-up, timing, records — belongs to the harness.
+when it also reports metrics of its own or says what its result is.  Everything
+else — seeding, devices, warm-up, timing, records — belongs to the harness.
 
 Sizes name parameter sets: ``smoke`` (tiny, for tests) and ``full`` (real
 benchmarking) are required; ``seed`` (the tutorial's own configuration) is
@@ -58,14 +58,26 @@ class Work:
         return rates
 
 
+def returned(value: Any) -> Any:
+    """The default result: what the call returned is what it computed."""
+    return value
+
+
 @dataclass
 class Prepared:
-    """A timed call plus, optionally, metrics read once after timing ends, and the
-    work one call really does when only the prepared data can tell (e.g. a smaller data set)."""
+    """A timed call plus, optionally, metrics read once after timing ends, the
+    work one call really does when only the prepared data can tell (e.g. a smaller data set),
+    and what its result is.
+
+    ``result`` maps the value one call returned to the numbers it computed, which the
+    harness digests to check that runs reproduce (timings must stay out of it); ``None``
+    says the call computes nothing to check (e.g. uninitialised memory).
+    """
 
     call: Callable[[], Any]
     metrics: Callable[[], dict[str, Any]] | None = None
     work: Work | None = None
+    result: Callable[[Any], Any] | None = returned
 
 
 @dataclass(frozen=True, eq=False)

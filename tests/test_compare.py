@@ -165,3 +165,47 @@ def test_widespread_change_is_flagged_as_a_likely_machine_change(capsys, tmp_pat
         bench["stats"]["data"] = [t * 1.4 for t in bench["stats"]["data"]]
     code, out, err = compare_cli(capsys, str(FIXTURE), str(write(tmp_path / "current", data)))
     assert code == 1 and "the machine's speed may have changed" in err and "**WARNING** 10 of 12 cases" in out
+
+
+def with_digests(data: dict, changed: str | None = None, seed: int = 0) -> dict:
+    """A CONSTRUCTED record: the recorded run (made before results were digested) with a result
+    digest for every case, one of them (``changed``, a case prefix) different, and the given seed."""
+    data = copy.deepcopy(data)
+    data["bench"]["context"]["seed"] = seed
+    for bench in data["benchmarks"]:
+        digest = "1" if changed and bench["param"].startswith(changed) else "0"
+        bench["extra_info"]["result_sha256"] = digest * 64
+    return data
+
+
+def test_results_that_differ_between_runs_made_alike_are_a_warning(capsys, tmp_path: Path) -> None:
+    baseline = write(tmp_path / "baseline", with_digests(record()))
+    current = write(tmp_path / "current", with_digests(record(), changed="mm/n=64/op=matmul/"))
+    code, out, err = compare_cli(capsys, str(baseline), str(current))
+    assert code == 0  # a warning, not a failure: timings decide the exit code
+    (line,) = [line for line in err.splitlines() if "results differ" in line]
+    assert line.startswith("bench: WARNING: results differ in 1 case(s)") and line.endswith("mm/n=64/op=matmul/float32")
+    assert "**WARNING** results differ in 1 case(s)" in out
+
+
+def other_data(data: dict) -> dict:
+    for bench in data["benchmarks"]:
+        if "data" in bench["extra_info"]:
+            bench["extra_info"]["data"] = {**bench["extra_info"]["data"], "label": "cifar10"}
+    return data
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        with_digests(record()),  # the same results
+        with_digests(record(), changed="mm/n=64/op=matmul/", seed=1),  # another seed: other results expected
+        other_data(with_digests(record(), changed="cifar_train/")),  # the training read another data set
+        record(),  # no digests: a record from before them
+    ],
+    ids=["same", "other-seed", "other-data", "undigested"],
+)
+def test_no_results_warning_without_a_difference_that_counts(capsys, tmp_path: Path, current: dict) -> None:
+    baseline = write(tmp_path / "baseline", with_digests(record()))
+    code, out, err = compare_cli(capsys, str(baseline), str(write(tmp_path / "current", current)))
+    assert code == 0 and "results differ" not in err + out

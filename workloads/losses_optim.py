@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.context import RunContext
-from bench.registry import workload
+from bench.registry import Prepared, workload
 from workloads.passes import MODES, pass_call
 
 # The tutorial's cross-entropy example: 4 samples, 3 classes.
@@ -85,11 +85,14 @@ OPTIMIZERS: dict[str, Callable[[list[torch.Tensor]], torch.optim.Optimizer]] = {
     variants={"op": tuple(OPTIMIZERS)},
     items=lambda numel, **_: numel,
 )
-def optimizer_step(ctx: RunContext, tensors: int, numel: int, op: str, dtype: torch.dtype) -> Callable[[], None]:
-    """One optimizer.step() over `numel` parameters split into `tensors` tensors, gradients fixed."""
+def optimizer_step(ctx: RunContext, tensors: int, numel: int, op: str, dtype: torch.dtype) -> Prepared:
+    """One optimizer.step() over `numel` parameters split into `tensors` tensors, gradients fixed.
+
+    step() returns nothing: the result is the stepped parameters and the optimizer's state.
+    """
     sizes = [numel // tensors + (i < numel % tensors) for i in range(tensors)]
     params = [nn.Parameter(ctx.randn(n, dtype=dtype)) for n in sizes]
     for p in params:
         p.grad = ctx.randn(p.numel(), dtype=dtype) * 1e-3
     optimizer = OPTIMIZERS[op](params)
-    return optimizer.step
+    return Prepared(optimizer.step, result=lambda _: (params, optimizer))

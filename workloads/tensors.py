@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from bench.context import RunContext
-from bench.registry import workload
+from bench.registry import Prepared, returned, workload
 
 SHAPES = {
     "seed": dict(rows=5, cols=3),  # the tutorial's torch.rand(5, 3) and Tensor(5, 3)
@@ -28,8 +28,12 @@ def _numel(rows: int, cols: int, **_: object) -> int:
     items=_numel,
     bytes=lambda rows, cols, op, itemsize, **_: rows * cols * (8 if op == "randint" else itemsize),
 )
-def create_tensor(ctx: RunContext, rows: int, cols: int, op: str, dtype: torch.dtype) -> Callable[[], torch.Tensor]:
-    """Create a rows x cols tensor: rand, randn, randint(0, 10), normal(0, 1) or uninitialised (empty)."""
+def create_tensor(ctx: RunContext, rows: int, cols: int, op: str, dtype: torch.dtype) -> Prepared:
+    """Create a rows x cols tensor: rand, randn, randint(0, 10), normal(0, 1) or uninitialised (empty).
+
+    ``empty``'s contents are undefined, so it declares no result to check (with deterministic
+    algorithms on, torch fills them with NaN, which the record's ``fill_uninitialized_memory`` says).
+    """
     shape, device = (rows, cols), ctx.device
     makers: dict[str, Callable[[], torch.Tensor]] = {
         "rand": lambda: torch.rand(shape, device=device, dtype=dtype),
@@ -38,7 +42,7 @@ def create_tensor(ctx: RunContext, rows: int, cols: int, op: str, dtype: torch.d
         "normal": lambda: torch.normal(0.0, 1.0, size=shape, device=device, dtype=dtype),
         "empty": lambda: torch.empty(shape, device=device, dtype=dtype),
     }
-    return makers[op]
+    return Prepared(makers[op], result=None if op == "empty" else returned)
 
 
 @workload(family="tensors", tags=("numpy", "transfer"), sizes=SHAPES, items=_numel)

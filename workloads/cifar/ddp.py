@@ -92,7 +92,7 @@ def worker(argv: Sequence[str] | None = None) -> None:
         "threads": torch.get_num_threads(), "probe": probe,
     })  # fmt: skip
     if rank.leader:
-        write_json(args.result, {"summary": summary, "ranks": ranks})
+        write_json(args.result, {"summary": summary, "computed": training.computed(), "ranks": ranks})
         if args.save_weights:
             torch.save(training.model.state_dict(), args.save_weights)
     distributed.leave()
@@ -123,6 +123,14 @@ def job_metrics(outcome: dict[str, Any], batch: int, nproc: int) -> dict[str, An
         "communication_fraction": max(p["communication_fraction"] for p in probes),
         "communication_probe": probes,
     }
+
+
+def job_result(outcome: dict[str, Any]) -> dict[str, Any] | None:
+    """What the job computed, without its timings: rank 0's losses, accuracies and weights, and
+    every rank's parameters; None on a node without rank 0."""
+    if not outcome:
+        return None
+    return {**outcome["computed"], "parameters_sha256_per_rank": [r["digest"] for r in outcome["ranks"]]}
 
 
 @workload(
@@ -157,4 +165,4 @@ def cifar_ddp(ctx: RunContext, epochs: int, batch: int, lr: float, train_images:
         outcome.update(distributed.launch("workloads.cifar.ddp_rank", arguments, world, result, limit) or {})
 
     metrics = lambda: job_metrics(outcome, batch, nproc)  # noqa: E731
-    return Prepared(call, metrics, work=Work(items=float(epochs * train_images)))
+    return Prepared(call, metrics, work=Work(items=float(epochs * train_images)), result=lambda _: job_result(outcome))

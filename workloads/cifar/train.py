@@ -167,6 +167,13 @@ class Training:
         )  # fmt: skip
         return self
 
+    def computed(self) -> dict[str, Any]:
+        """What the run computed, without its timings: the case's result, equal bit for bit when it reproduces."""
+        return {
+            "epochs": [{"train_loss": e.train_loss, "test_accuracy": e.test_accuracy} for e in self.history],
+            "weights_sha256": self.digest,
+        }
+
     def summary(self) -> dict[str, Any]:
         reached = next((e for e in self.history if self.target and e.test_accuracy >= self.target), None)
         elapsed = 0.0
@@ -268,4 +275,9 @@ def cifar_train(ctx: RunContext, epochs: int, batch: int, lr: float, train_image
             summary["side_files"] = str(folder.relative_to(ctx.artifacts))
         return summary
 
-    return Prepared(lambda: training.run(writer), metrics, work=Work(items=float(epochs * len(data.train_labels))))
+    return Prepared(
+        lambda: training.run(writer),
+        metrics,
+        work=Work(items=float(epochs * len(data.train_labels))),
+        result=Training.computed,
+    )
