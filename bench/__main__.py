@@ -5,18 +5,13 @@ import sys
 from typing import NoReturn
 
 from bench import signals
-from bench.errors import EXIT_INTERRUPTED
 
 
 def run() -> NoReturn:
     signals.install()
-    try:
-        from bench.cli import main  # noqa: PLC0415 - imported once the signals are handled
-    except KeyboardInterrupt:
-        print(f"bench: interrupted by {signals.received[0]} while starting; nothing written", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    else:
-        code = main()
+    from bench.cli import main  # noqa: PLC0415 - imported once the signals are handled
+
+    code = main()
     signals.ignore()
     sys.exit(code)
 

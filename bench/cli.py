@@ -226,6 +226,7 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     cases = options.cases()
     for name, record in options.preflight(cases).items():  # data checked before anything is written
         print(f"bench: {name} data: {describe_data(record)}", flush=True)
+    signals.check()
     run_dir = runs.new_run_dir(Path(args.out), f"{context.device.type}-{options.size}")
     partial = run_dir / f".{runs.BENCHMARK_JSON}.partial"
     pytest_args = suite.pytest_args(partial, _forwarded(args, extra))
@@ -248,6 +249,7 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
             },
         )
         print(f"bench: {len(cases)} cases on {context.device} ({options.size}) -> {run_dir}", flush=True)
+        signals.check()
         code = pytest.main(pytest_args)
         if partial.exists():
             os.replace(partial, run_dir / runs.BENCHMARK_JSON)
@@ -336,6 +338,7 @@ def cmd_overhead(args: argparse.Namespace) -> int:
 
 
 RECORD_COMMANDS = ("show", "report", "compare", "history")
+RUN_COMMANDS = ("run", "ddp", "reproduce")
 COMMANDS = {
     "list": cmd_list,
     "show": cmd_show,
@@ -356,6 +359,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with signals.handled():
             args = build_parser(light=bool(argv) and argv[0] in RECORD_COMMANDS).parse_args(argv)
+            if args.command in RUN_COMMANDS:
+                signals.check()  # torch is imported; the suite arms the signals when its cases start
+            else:
+                signals.arm()  # the rest is Python-level work that a signal may stop at once
             if args.command in ("run", "ddp"):
                 return (cmd_run if args.command == "run" else cmd_ddp)(args, extra)
             return COMMANDS[args.command](args)

@@ -1,8 +1,11 @@
 """Ctrl-C (SIGINT) and SIGTERM, handled one way in the whole process.
 
-Before and while the cases run, either signal stops the run: pytest ends the session and saves
-what finished, marked partial. Once the cases are over (:func:`defer`), a signal is only noted, so
-the record being written is never cut off and a finished run is never reported as interrupted.
+A signal is first only noted, and acted on at the next safe point (:func:`check`): raising
+``KeyboardInterrupt`` from a handler while native code runs Python (as importing torch does) can
+abort the process. While the cases run (:func:`arm`), a signal stops the run at once: pytest ends
+the session and saves what finished, marked partial. Once the cases are over (:func:`defer`), a
+signal is only noted again, so the record being written is never cut off and a finished run is
+never reported as interrupted.
 """
 
 from __future__ import annotations
@@ -15,23 +18,23 @@ from types import FrameType
 
 STOPPING = (signal.SIGINT, signal.SIGTERM)
 received: list[str] = []  # names of the signals that arrived, first first
-_deferring = False
+_raising = False
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     received.append(signal.Signals(signum).name)
-    if not _deferring:
+    if _raising:
         raise KeyboardInterrupt
 
 
 def install() -> bool:
-    """Handle both signals from now on; False where that is not possible (not the main thread) or
+    """Note both signals from now on; False where that is not possible (not the main thread) or
     already done (the outer installer owns the handlers)."""
-    global _deferring
+    global _raising
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is _handle:
         return False
     received.clear()
-    _deferring = False
+    _raising = False
     for number in STOPPING:
         signal.signal(number, _handle)
     return True
@@ -50,10 +53,23 @@ def handled() -> Iterator[None]:
                 signal.signal(number, handler)
 
 
+def check() -> None:
+    """A safe point: stop here if a signal has arrived."""
+    if received:
+        raise KeyboardInterrupt
+
+
+def arm() -> None:
+    """From now on a signal stops at once (pure-Python work, or the cases, which pytest guards)."""
+    global _raising
+    check()
+    _raising = True
+
+
 def defer() -> None:
     """The cases are over: from now on a signal is only noted."""
-    global _deferring
-    _deferring = True
+    global _raising
+    _raising = False
 
 
 def ignore() -> None:

@@ -10,15 +10,26 @@ import pytest
 from bench import signals
 
 
-def test_while_cases_run_a_signal_stops_and_afterwards_it_is_only_noted() -> None:
+def deliver(number: signal.Signals) -> None:
+    os.kill(os.getpid(), number)
+    signal.sigtimedwait([], 0)  # gives the handler its turn
+
+
+def test_noted_then_acted_on_at_a_safe_point_then_at_once_then_only_noted() -> None:
     before = {number: signal.getsignal(number) for number in signals.STOPPING}
     with signals.handled():
+        deliver(signal.SIGTERM)  # while starting: noted only (torch may be importing)
+        assert signals.received == ["SIGTERM"]
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGTERM)
-            signal.sigtimedwait([], 0)  # gives the handler its turn
-        signals.defer()
-        os.kill(os.getpid(), signal.SIGINT)
-        assert signals.received == ["SIGTERM", "SIGINT"]
+            signals.check()
+    with signals.handled():
+        assert signals.received == []
+        signals.arm()  # the cases run: a signal stops at once
+        with pytest.raises(KeyboardInterrupt):
+            deliver(signal.SIGINT)
+        signals.defer()  # the cases are over: noted only
+        deliver(signal.SIGTERM)
+        assert signals.received == ["SIGINT", "SIGTERM"]
         with signals.handled():  # nested: the outer block owns the handlers
             pass
         assert signal.getsignal(signal.SIGTERM) is signals._handle

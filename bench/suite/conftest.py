@@ -63,6 +63,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     # the matrix and layers families took half the time) and so do the collections within rounds.
     gc.freeze()
     try:
+        signals.arm()  # a signal noted while pytest started stops the run here; from now on, at once
         return (yield)
     finally:
         signals.defer()  # the cases are over: a signal now must not cut the record off
