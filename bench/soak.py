@@ -154,9 +154,13 @@ def drive(argv: Sequence[str], sent: str | None, anchor: str, delay: float, time
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (relative path) with its sha256."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+    """Every file under ``folder`` (relative path) with its sha256 (read in chunks: files may be huge)."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as f:
+                found[str(path.relative_to(folder))] = hashlib.file_digest(f, "sha256").hexdigest()
+    return found
 
 
 def is_temporary(name: str) -> bool:

@@ -5,13 +5,13 @@ the problem, print no traceback, and leave every file and folder that was there 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -26,7 +26,7 @@ from hostile import RunsCode
 from PIL import Image
 from processes import ROOT, run_python
 
-from bench import history
+from bench import history, soak
 from bench.cli import main
 from bench.report import build
 from bench.validation import main as detector_main
@@ -92,8 +92,6 @@ def record_with(change: Callable[[dict], object]) -> Callable[[Path], Path]:
 
 def sqlite_with(*statements: str) -> Callable[[Path], None]:
     def make(ws: Path) -> None:
-        import sqlite3  # noqa: PLC0415
-
         with sqlite3.connect(ws / "other.sqlite") as connection:
             for statement in statements:
                 connection.execute(statement)
@@ -375,15 +373,9 @@ def workspace(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every path under ``root`` with its content's digest (folders: their mode)."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_dir():
-            found[str(path.relative_to(root))] = f"folder {path.stat().st_mode:o}"
-        else:
-            with path.open("rb") as f:
-                found[str(path.relative_to(root))] = hashlib.file_digest(f, "sha256").hexdigest()
-    return found
+    """Every file under ``root`` with its content's digest, and every folder with its mode."""
+    folders = {str(p.relative_to(root)): f"folder {p.stat().st_mode:o}" for p in root.rglob("*") if p.is_dir()}
+    return {**soak.snapshot(root), **folders}
 
 
 def assert_one_clean_line(code: int, err: str, out: str, expected: Bad) -> None:

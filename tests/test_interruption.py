@@ -3,7 +3,6 @@ SIGKILL leaves what was there before untouched and no half-written record."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import select
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from processes import ROOT
 
+from bench.soak import snapshot
 from bench.summary import load_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
@@ -43,24 +43,19 @@ def wait_for_start(run: subprocess.Popen[str], timeout: float = 120, line: str =
     pytest.fail(f"the run never printed {line!r}")
 
 
-def digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
-
-
 def signalled_run(tmp_path: Path, sent: signal.Signals, after: float) -> tuple[int, str, Path]:
     """A real run beside an earlier one, sent ``sent`` ``after`` seconds into its cases: its exit
     status, its stderr and its folder; the earlier run must come through byte for byte."""
     out = tmp_path / "runs"
     out.mkdir()
     earlier = Path(shutil.copytree(FIXTURE, out / "earlier-run"))
-    before = digests(earlier)
+    before = snapshot(earlier)
     run = start_run(out)
     wait_for_start(run)
     time.sleep(after)
     run.send_signal(sent)
     _, err = run.communicate(timeout=120)
-    assert digests(earlier) == before
+    assert snapshot(earlier) == before
     (run_dir,) = (p for p in out.iterdir() if p != earlier)
     return run.returncode, err, run_dir
 
