@@ -96,7 +96,7 @@ def compare(session: nox.Session) -> None:
 def detector(session: nox.Session) -> None:
     """compare's false-alarm and catch rates on timings recorded now (A/A and +20 % work, 100 trials)."""
     install_suite(session)
-    session.run("python", "-m", "bench.validation", *session.posargs)
+    session.run("python", "-m", "tools.detector", *session.posargs)
 
 
 @nox.session(name="bench-regression")
@@ -146,7 +146,7 @@ def overhead(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """20 quick real runs, each left to finish or sent SIGINT/SIGTERM/SIGKILL at a random moment, then checked."""
     install_suite(session)
-    session.run("python", "-m", "bench.soak", *session.posargs)
+    session.run("python", "-m", "tools.soak", *session.posargs)
 
 
 def container_engine(session: nox.Session) -> str:

@@ -26,10 +26,11 @@ from hostile import RunsCode
 from PIL import Image
 from processes import ROOT, run_python
 
-from bench import history, soak
+from bench import history
+from tools import soak
 from bench.cli import main
 from bench.report import build
-from bench.validation import main as detector_main
+from tools.detector import main as detector_main
 from workloads.cifar.data import BATCHES_DIR
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
@@ -420,7 +421,7 @@ def test_a_real_process_prints_one_line_and_no_traceback(workspace: Path) -> Non
     [(["--rounds", "2"], "--rounds: value must be >= 3, got 2"), (["--save", "nowhere/x.json"], "no folder nowhere")],
 )
 def test_detector_refuses_bad_options_in_one_line(capsys, argv: list[str], message: str) -> None:
-    """``nox -s detector`` runs ``python -m bench.validation``."""
+    """``nox -s detector`` runs ``python -m tools.detector``."""
     with pytest.raises(SystemExit) as exit_:
         detector_main(argv)
     err = capsys.readouterr().err

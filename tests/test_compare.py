@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from processes import run_python
 
-from bench import validation
+from tools import detector as validation
 from bench.cli import main
 from bench.compare import Thresholds
 from bench.errors import UsageError

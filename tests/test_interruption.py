@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from processes import ROOT
 
-from bench.soak import snapshot
+from tools.soak import snapshot
 from bench.summary import load_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"

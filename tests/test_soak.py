@@ -1,4 +1,4 @@
-"""The soak (``python -m bench.soak``): a short one passes for real, and its checks are not vacuous."""
+"""The soak (``python -m tools.soak``): a short one passes for real, and its checks are not vacuous."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from processes import run_python
 
-from bench.soak import Fate, Process, check_folder, judge_append, judge_run, left_behind, schedule, snapshot
+from tools.soak import Fate, Process, check_folder, judge_append, judge_run, left_behind, schedule, snapshot
 from bench.summary import load_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
@@ -22,7 +22,7 @@ def test_a_short_soak_interrupts_and_kills_real_runs_and_finds_nothing_wrong(tmp
         "SIGINT started+3.70s", "SIGTERM started+3.21s", "SIGKILL started+3.92s, append SIGKILL +0.18s"
     ]  # fmt: skip
     out = tmp_path / "soak"
-    done = run_python("-m", "bench.soak", "--runs", "3", "--seed", str(SEED), "--out", str(out), cwd=tmp_path,
+    done = run_python("-m", "tools.soak", "--runs", "3", "--seed", str(SEED), "--out", str(out), cwd=tmp_path,
                       timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     summary = json.loads((out / "soak.json").read_text())

@@ -1,4 +1,4 @@
-"""``python -m bench.soak``: many quick real runs, some stopped by a signal at a random moment, each
+"""``python -m tools.soak``: many quick real runs, some stopped by a signal at a random moment, each
 checked against what the README promises about interruptions; the tests pick their moments, a soak
 lets chance pick them.
 
@@ -347,7 +347,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m bench.soak",
+    parser = OneLineParser(prog="python -m tools.soak",
                            description="quick real runs stopped at random by SIGINT, SIGTERM or SIGKILL, each checked",
                            epilog="exit codes: 0 no invariant violated, 1 a violation, 2 bad arguments")  # fmt: skip
     parser.add_argument("--runs", type=positive_int, default=20, help="runs (default: 20)")
@@ -385,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         make_empty(out)
     except BenchError as error:
-        print(f"python -m bench.soak: error: {error}", file=sys.stderr)
+        print(f"python -m tools.soak: error: {error}", file=sys.stderr)
         return error.exit_code
     # Children inherit an ignored SIGINT (a background job has one) but start with the default action
     # where this process has a handler: so every run starts as from a terminal, and SIGINT reaches it.

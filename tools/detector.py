@@ -9,8 +9,8 @@ machine's drift over seconds falls on all three alike: the rates then are the de
 Sequential, each series is a block of rounds after the other, as two CI runs are; on a shared
 machine whose speed wanders over seconds, that drift is measured too.
 
-    python -m bench.validation [--sequential]          # record 100 trials here and print the rates
-    python -m bench.validation --save FILE            # and keep the recording (tests replay one)
+    python -m tools.detector [--sequential]          # record 100 trials here and print the rates
+    python -m tools.detector --save FILE            # and keep the recording (tests replay one)
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def rates(recording: dict[str, Any], effect: float = DEFAULT_EFFECT, confidence:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m bench.validation", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m tools.detector", description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=positive_int, default=100)
     parser.add_argument("--rounds", type=at_least(3), default=25, help="rounds a series (at least 3; default: 25)")
     parser.add_argument("--sequential", action="store_true", help="blocks one after the other, as CI runs are")
