@@ -11,6 +11,10 @@ Exit codes (documented in the README and in ``python -m bench --help``):
 
 from __future__ import annotations
 
+import contextlib
+import errno
+from collections.abc import Iterator
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -28,6 +32,27 @@ class UsageError(BenchError):
     """Bad input from the user (names, values, files)."""
 
     exit_code = EXIT_USAGE
+
+
+class FileError(BenchError):
+    """A file or folder that cannot be read or written: missing, unreadable, a full disk."""
+
+    exit_code = EXIT_USAGE
+
+
+# What an OSError says, in the words of our one-line errors
+_REASONS = {errno.ENOENT: "no such file", errno.EISDIR: "a folder, not a file", errno.ENOTDIR: "not a folder"}
+
+
+@contextlib.contextmanager
+def file_errors(message: str) -> Iterator[None]:
+    """The one place where OSError becomes a :class:`FileError`: ``message`` then the reason, e.g.
+    ``with file_errors(f"cannot write {path}"): ...`` gives ``cannot write PATH: No space left on device``."""
+    try:
+        yield
+    except OSError as error:
+        reason = _REASONS.get(error.errno or 0) or error.strerror or str(error)
+        raise FileError(f"{message}: {reason}") from None
 
 
 class DeviceUnavailable(BenchError):

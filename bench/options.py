@@ -7,6 +7,7 @@ validated by the same code.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from bench.arguments import parse_number
 from bench.context import DATA_SOURCES, DETERMINISM_MODES, DataSettings, RunSettings
 from bench.errors import UsageError
-from bench.registry import KNOWN_SIZES, Case, plan, select
+from bench.registry import KNOWN_SIZES, Case, all_workloads, plan, select, sources
 from bench.timing import RoundPolicy
 
 
@@ -43,6 +44,11 @@ OPTIONS = (
         "size", f"parameter set: {', '.join(KNOWN_SIZES)} (default: full, or smoke with --quick)", {"default": None}
     ),
     Option("quick", "smoke sizes and few, short rounds", {"action": "store_true", "default": False}),
+    Option(
+        "workloads",
+        "also load the workloads of this module, .py file or folder (repeatable); without a selection, only theirs run",
+        _many("TARGET"),
+    ),
     Option("workload", "run this workload (repeatable)", _many("NAME")),
     Option("family", "run this family (repeatable)", _many("FAMILY")),
     Option("tag", "run workloads with this tag (repeatable)", _many("TAG")),
@@ -84,6 +90,18 @@ OPTIONS = (
 def add_options(add: Callable[..., Any], prefix: str = "") -> None:
     for option in OPTIONS:
         option.add_to(add, prefix)
+
+
+def suite_namespace(**values: Any) -> argparse.Namespace:
+    """The suite's options at their defaults, with ``values`` set (``bench_*`` names): how a command
+    that runs the suite for its own ends (``reproduce``) states its options, typed, without an argv."""
+    parser = argparse.ArgumentParser()
+    add_options(parser.add_argument)
+    namespace = parser.parse_args([])
+    unknown = [name for name in values if name.startswith("bench_") and not hasattr(namespace, name)]
+    if unknown:
+        raise TypeError(f"not suite options: {', '.join(unknown)}")
+    return argparse.Namespace(**{**vars(namespace), **values})
 
 
 def _option_number(name: str, text: str | None, kind: type[int] | type[float], minimum: float) -> Any:
@@ -133,6 +151,7 @@ class SuiteOptions:
     settings: RunSettings
     size: str
     quick: bool
+    targets: tuple[str, ...]  # --workloads: where to load more workloads from
     workloads: tuple[str, ...]
     families: tuple[str, ...]
     tags: tuple[str, ...]
@@ -161,6 +180,7 @@ class SuiteOptions:
             settings=settings,
             size=ns.bench_size or ("smoke" if ns.bench_quick else "full"),
             quick=ns.bench_quick,
+            targets=tuple(ns.bench_workloads),
             workloads=tuple(ns.bench_workload),
             families=tuple(ns.bench_family),
             tags=tuple(ns.bench_tag),
@@ -175,8 +195,18 @@ class SuiteOptions:
         return self.settings.device.split(":", 1)[0]
 
     def cases(self) -> list[Case]:
+        """The selected cases; with ``--workloads`` and no other selection, the targets' workloads only."""
+        all_workloads(self.targets)
         chosen = select(self.workloads, self.families, self.tags)
+        if self.targets and not (self.workloads or self.families or self.tags):
+            given = sources(self.targets)[-len(self.targets) :]  # the targets' own, in their order
+            theirs = {name for source in given for name in source.workloads}
+            chosen = [w for w in chosen if w.name in theirs]
         return override(plan(chosen, self.size, self.device_type, self.dtypes), self.params)
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Where the run's workloads came from, for the record."""
+        return [source.record() for source in sources(self.targets)]
 
     def preflight(self, cases: Sequence[Case]) -> dict[str, dict[str, Any]]:
         """Run each selected workload's preflight once (data checks); records by workload name."""
@@ -198,6 +228,7 @@ class SuiteOptions:
         return {
             "size": self.size,
             "quick": self.quick,
+            "targets": list(self.targets),
             "workloads": list(self.workloads),
             "families": list(self.families),
             "tags": list(self.tags),

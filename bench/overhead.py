@@ -8,43 +8,41 @@ in the machine's speed hits both.
 
 from __future__ import annotations
 
-import json
+import gc
 import statistics
-import tempfile
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
+from typing import Any
 
-import pytest
 import torch
 
-from bench import suite
 from bench.context import RunContext, RunSettings
 from bench.errors import BenchError
+from bench.registry import Case, all_workloads
+from bench.runner import run_cases, time_rounds
+from bench.timing import RoundPlan, RoundPolicy
 
 
-def suite_median(device: str, n: int, *flags: str) -> float:
-    """Median seconds per call of mm at n x n, measured by the real suite path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "overhead.json"
-        code = pytest.main(
-            suite.pytest_args(
-                out,
-                [
-                    "-q",
-                    "--benchmark-disable-gc",  # as timeit, under torch.utils.benchmark, does
-                    f"--bench-device={device}",
-                    "--bench-workload=mm",
-                    "--bench-size=smoke",
-                    f"--bench-param=n={n}",
-                    "--bench-param=op=mm",
-                    "--bench-dtype=float32",  # one case: on CUDA, mm also runs in half precision
-                ],
-            )
-        )
-        if code != 0:
-            raise BenchError(f"the suite run for the overhead check failed (pytest exit {code})")
-        (bench,) = json.loads(out.read_text())["benchmarks"]
-        return bench["extra_info"]["rates"]["median_s"]
+def rounds_without_gc(call: Callable[[], Any], plan: RoundPlan) -> tuple[list[float], Any]:
+    """The runner's rounds with the garbage collector off, as timeit (under torch.utils.benchmark) has it."""
+    gc.disable()
+    try:
+        return time_rounds(call, plan)
+    finally:
+        gc.enable()
+
+
+def suite_median(device: str, n: int, telemetry_hz: float = RunSettings().telemetry_hz) -> float:
+    """Median seconds per call of mm at n x n (float32), measured by the suite's own runner."""
+    case = Case(all_workloads()["mm"], "smoke", {"n": n, "op": "mm"}, "float32")
+    context = RunContext(RunSettings(device=device, telemetry_hz=telemetry_hz))
+    try:
+        record = run_cases([case], context, RoundPolicy(), rounds=rounds_without_gc)
+    finally:
+        context.close()
+    if record.failed or not record.cases:
+        raise BenchError(f"the suite's run for the overhead check failed: {record.failed}")
+    return record.cases[0].timing.median_s
 
 
 def timer_median(device: str, n: int) -> float:
@@ -70,8 +68,8 @@ def compare(what: str, device: str, n: int, repeats: int) -> str:
         measure_a, measure_b = partial(suite_median, device, n), partial(timer_median, device, n)
     else:
         names, goal = ("sampler on", "sampler off"), "under 1 % slower"
-        measure_a = partial(suite_median, device, n, "--bench-telemetry-hz=20")
-        measure_b = partial(suite_median, device, n, "--bench-telemetry-hz=0")
+        measure_a = partial(suite_median, device, n, 20.0)
+        measure_b = partial(suite_median, device, n, 0.0)
     a, b = [], []
     for _ in range(repeats):
         b.append(measure_b())

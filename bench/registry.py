@@ -1,7 +1,8 @@
 """Workload declarations and lookup.
 
-A workload is declared once, with the ``@workload`` decorator, in a module of
-the ``workloads`` package.  The decorated function receives a
+A workload is declared once, with the ``@workload`` decorator (``bench.api``), in
+any module the harness loads (:mod:`bench.plugins`: the built-in ``workloads``
+package and the user's own).  The decorated function receives a
 :class:`~bench.context.RunContext` and the case's parameters, builds its inputs
 and returns the *timed call* (a zero-argument callable), or a :class:`Prepared`
 when it also reports metrics of its own or says what its result is.  Everything
@@ -17,7 +18,6 @@ optional.  A size may list several parameter sets (e.g. matmul at 256, 1024 and
 from __future__ import annotations
 
 import difflib
-import importlib
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +25,9 @@ from typing import Any
 
 import torch
 
+from bench import plugins
 from bench.errors import UsageError
+from bench.record import Work
 
 REQUIRED_SIZES = ("smoke", "full")
 KNOWN_SIZES = ("seed", "smoke", "full")
@@ -38,24 +40,6 @@ DTYPES: dict[str, torch.dtype] = {
 }
 
 WorkCount = Callable[..., float]
-
-
-@dataclass(frozen=True)
-class Work:
-    """What one timed call does: items, and FLOPs or bytes where well defined."""
-
-    items: float
-    flops: float | None = None
-    bytes: float | None = None
-
-    def rates(self, seconds: float) -> dict[str, float]:
-        """Throughput for one call taking ``seconds``."""
-        rates = {"items_per_s": self.items / seconds}
-        if self.flops is not None:
-            rates["gflops"] = self.flops / seconds / 1e9
-        if self.bytes is not None:
-            rates["gbytes_per_s"] = self.bytes / seconds / 1e9
-        return rates
 
 
 def returned(value: Any) -> Any:
@@ -95,6 +79,7 @@ class Workload:
     description: str = ""
     timed_once: bool = False
     preflight: Callable[[Any], dict[str, Any]] | None = None
+    source: str = ""  # the module that declared it (bench.plugins), for error messages and records
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -141,7 +126,11 @@ class Case:
         return made if isinstance(made, Prepared) else Prepared(made)
 
 
-REGISTRY: dict[str, Workload] = {}
+REGISTRY: dict[str, Workload] = {}  # every workload declared so far, filled as modules load
+
+
+class DeclarationError(ValueError):
+    """A workload declared wrongly (sizes, dtypes) or twice."""
 
 
 def workload(
@@ -169,11 +158,12 @@ def workload(
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = fn.__name__
         if name in REGISTRY:
-            raise ValueError(f"workload {name!r} is declared twice")
+            where = REGISTRY[name].source
+            raise DeclarationError(f"workload {name!r} is declared twice (first in {where or 'another module'})")
         missing = [s for s in REQUIRED_SIZES if s not in sizes]
         unknown = [s for s in sizes if s not in KNOWN_SIZES]
         if missing or unknown:
-            raise ValueError(f"workload {name!r}: sizes must include {REQUIRED_SIZES}, got {list(sizes)}")
+            raise DeclarationError(f"workload {name!r}: sizes must include {REQUIRED_SIZES}, got {list(sizes)}")
         per_device = (
             {d: tuple(dtypes[d]) for d in devices if d in dtypes}
             if isinstance(dtypes, Mapping)
@@ -181,7 +171,7 @@ def workload(
         )
         bad = {t for ts in per_device.values() for t in ts} - set(DTYPES)
         if bad:
-            raise ValueError(f"workload {name!r}: unknown dtypes {sorted(bad)}")
+            raise DeclarationError(f"workload {name!r}: unknown dtypes {sorted(bad)}")
         doc = (fn.__doc__ or "").strip().splitlines()
         REGISTRY[name] = Workload(
             name=name,
@@ -197,6 +187,7 @@ def workload(
             description=doc[0] if doc else "",
             timed_once=timed_once,
             preflight=preflight,
+            source=fn.__module__,
         )
         return fn
 
@@ -207,10 +198,15 @@ def _as_param_sets(value: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> tu
     return (value,) if isinstance(value, Mapping) else tuple(value)
 
 
-def all_workloads() -> dict[str, Workload]:
-    """The registry, filled by importing the ``workloads`` package once."""
-    importlib.import_module("workloads")
+def all_workloads(targets: Sequence[str] = ()) -> dict[str, Workload]:
+    """Every workload: the entry points' (the built-in set among them) and the ``targets``'."""
+    plugins.load(REGISTRY, targets)
     return REGISTRY
+
+
+def sources(targets: Sequence[str] = ()) -> list[plugins.Source]:
+    """Where the workloads of :func:`all_workloads` with these ``targets`` came from."""
+    return plugins.load(REGISTRY, targets)
 
 
 def _check_known(kind: str, given: Iterable[str], known: Iterable[str]) -> None:

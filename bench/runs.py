@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UsageError
+from bench.errors import FileError, UsageError, file_errors
 
 RESULTS_ENV = "BENCH_RESULTS"  # the images set it to their /results volume
 
@@ -30,7 +30,6 @@ def results_root() -> Path:
 
 
 BENCHMARK_JSON = "benchmark.json"
-RUN_SCHEMA = 1  # version of the "bench" section the suite adds to pytest-benchmark's JSON
 # A full GPU run with its per-round times is a few MB; a file far larger is not a record of ours,
 # and is refused before it is read into memory.
 MAX_RECORD_BYTES = 256 * 2**20
@@ -66,39 +65,30 @@ def staged_folder(out: Path) -> Iterator[Path]:
     written: a failure on the way (a full disk) leaves ``out`` as it was, and any other files in it stay."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: not a folder")
-    try:
+    with file_errors(f"cannot create {out}"):
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".staging"))
-    except OSError as error:
-        raise UsageError(f"cannot create {out}: {error.strerror}") from None
     try:
-        yield staging
-        out.mkdir(exist_ok=True)
-        for file in sorted(staging.iterdir()):
-            os.replace(file, out / file.name)
-    except OSError as error:
-        raise UsageError(f"cannot write {out} ({error.strerror or error}); it is as it was") from None
+        with file_errors(f"cannot write {out} (it is as it was)"):
+            yield staging
+            out.mkdir(exist_ok=True)
+            for file in sorted(staging.iterdir()):
+                os.replace(file, out / file.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_json(file: Path, max_bytes: int = MAX_RECORD_BYTES) -> Any:
-    """A JSON file from outside: size checked before reading, every failure one UsageError line."""
-    try:
+    """A JSON file from outside: size checked before reading, every failure one line."""
+    with file_errors(f"cannot read {file}"):
         size = file.stat().st_size
         if size > max_bytes:
-            raise UsageError(f"{file}: {size / 2**20:.0f} MB, more than any run record ({max_bytes / 2**20:.0f} MB)")
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{file}: a folder, not a JSON file") from None
-    except OSError as error:
-        raise UsageError(f"{file}: cannot read: {error.strerror}") from None
+            raise FileError(f"{file}: {size / 2**20:.0f} MB, more than any run record ({max_bytes / 2**20:.0f} MB)")
+        data = file.read_bytes()
+    try:
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise UsageError(f"{file}: not valid JSON (not UTF-8 text: {error.reason})") from None
-    try:
-        return json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(f"{file}: not valid JSON ({error})") from None
     except RecursionError:
@@ -114,17 +104,14 @@ def new_run_dir(root: Path, label: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     host = socket.gethostname().split(".")[0] or "host"
     base = f"{stamp}-{host}-{label}"
-    try:
+    with file_errors(f"cannot create results folder {root}"):
         root.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create results folder {root}: {error.strerror}") from None
     for n in range(1000):
         run_dir = root / (base if n == 0 else f"{base}-{n}")
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            continue
-        except OSError as error:
-            raise UsageError(f"cannot create run folder in {root}: {error.strerror}") from None
+        with file_errors(f"cannot create a run folder in {root}"):
+            try:
+                run_dir.mkdir()
+                return run_dir
+            except FileExistsError:
+                continue
     raise UsageError(f"too many runs named {base} in {root}")

@@ -16,7 +16,7 @@ def run_python(
 ) -> subprocess.CompletedProcess[str]:
     """``python argv…`` in ``cwd`` with this checkout importable; never raises on a non-zero exit.
     ``popen``: more of ``subprocess.run``'s arguments (e.g. ``preexec_fn``)."""
-    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False,
         **popen,

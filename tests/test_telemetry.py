@@ -11,10 +11,10 @@ from fake_nvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeNvml
 
 from bench import telemetry
 from bench.context import RunContext, RunSettings
-from bench.measure import measure
 from bench.registry import all_workloads
+from bench.runner import run_case
 from bench.telemetry import Sampler, open_gpu
-from bench.timing import RoundPolicy, round_clock
+from bench.timing import RoundPolicy
 
 QUICK = RoundPolicy(warmup_rounds=1, min_rounds=3, max_rounds=10, round_time=0.001, max_time=0.05)
 
@@ -101,23 +101,20 @@ def test_host_side_counts_cpu_time_and_this_benchmarks_peak_memory() -> None:
     del block
 
 
-@pytest.mark.benchmark(timer=round_clock)
-def test_measure_records_telemetry_and_writes_the_gpu_timeline(benchmark, tmp_path, monkeypatch) -> None:
+def test_a_case_records_telemetry_and_writes_the_gpu_timeline(tmp_path, monkeypatch) -> None:
     nvml = FakeNvml()
     monkeypatch.setattr(telemetry, "gpu_for", lambda device: open_gpu(0, "GPU-fake", nvml))
     ctx = RunContext(RunSettings(telemetry_hz=200), artifacts=tmp_path)
     case = next(c for c in all_workloads()["mm"].cases("smoke", "cpu") if c.params["op"] == "mm")
-    measure(benchmark, case, ctx, QUICK)
-    recorded = benchmark.extra_info["telemetry"]
+    recorded = run_case(case, ctx, QUICK).telemetry
     assert recorded["gpu"]["status"] == "ok" and recorded["hz"] == 200
     timeline = json.loads((tmp_path / "artifacts" / "telemetry" / "mm_n=64_op=mm_float32.json").read_text())
     assert timeline["case"] == case.id and len(timeline["timeline"]) == recorded["gpu"]["samples"]
     assert all("util" in s for s in timeline["timeline"])
 
 
-@pytest.mark.benchmark(timer=round_clock)
-def test_telemetry_off(benchmark) -> None:
+def test_telemetry_off() -> None:
     ctx = RunContext(RunSettings(telemetry_hz=0))
     case = next(c for c in all_workloads()["mm"].cases("smoke", "cpu") if c.params["op"] == "mm")
-    measure(benchmark, case, ctx, QUICK)
-    assert "telemetry" not in benchmark.extra_info
+    result = run_case(case, ctx, QUICK)
+    assert result.telemetry is None and "telemetry" not in result.extra_info()

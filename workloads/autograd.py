@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from bench.context import RunContext
-from bench.registry import workload
+from bench.api import RunContext, workload
 
 REGRESSION_SEED = 42  # the tutorial's torch.manual_seed(42)
 LEARNING_RATE = 0.01

@@ -13,9 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.context import RunContext
-from bench.errors import UsageError
-from bench.registry import Prepared, workload
+from bench.api import Prepared, RunContext, UsageError, workload
 from workloads.cifar.models import resnet18_cifar
 from workloads.layers import SeedMLP
 

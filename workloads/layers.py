@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.context import RunContext
-from bench.registry import workload
+from bench.api import RunContext, workload
 from workloads.passes import MODES, PASS_COST, module_call
 
 HALF_ON_CUDA = {"cpu": ("float32",), "cuda": ("float32", "bfloat16", "float16")}

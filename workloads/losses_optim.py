@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.context import RunContext
-from bench.registry import Prepared, workload
+from bench.api import Prepared, RunContext, workload
 from workloads.passes import MODES, pass_call
 
 # The tutorial's cross-entropy example: 4 samples, 3 classes.

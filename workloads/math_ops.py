@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from bench.context import RunContext
-from bench.registry import workload
+from bench.api import RunContext, workload
 
 POINTWISE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "abs": torch.abs,

@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from bench.context import RunContext
-from bench.registry import workload
+from bench.api import RunContext, workload
 
 MATMUL_DTYPES = {"cpu": ("float32",), "cuda": ("float32", "bfloat16", "float16")}
 

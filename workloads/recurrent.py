@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.context import RunContext
-from bench.registry import workload
+from bench.api import RunContext, workload
 from workloads.passes import MODES, PASS_COST, module_call
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

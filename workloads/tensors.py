@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from bench.context import RunContext
-from bench.registry import Prepared, returned, workload
+from bench.api import Prepared, RunContext, returned, workload
 
 SHAPES = {
     "seed": dict(rows=5, cols=3),  # the tutorial's torch.rand(5, 3) and Tensor(5, 3)

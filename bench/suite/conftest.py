@@ -1,20 +1,27 @@
-"""pytest hooks of the suite: options, one test per case, markers, run records."""
+"""pytest hooks of the suite: options, one test per case, markers, run records.
+
+``python -m bench run`` hands its options over typed (a :class:`Given` plugin); run directly
+(``pytest bench/suite --bench-device cuda``), the suite parses its ``--bench-*`` options.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import envinfo, runs, signals
+from bench import envinfo, signals
 from bench.context import RunContext
 from bench.errors import BenchError
 from bench.options import SuiteOptions, add_options
+from bench.record import RunRecord
 from bench.registry import Case, all_workloads
+from bench.runner import failure_line
 from bench.timing import RoundPolicy
 
 _OPTIONS = pytest.StashKey[SuiteOptions]()
@@ -30,9 +37,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser.getgroup("bench", "benchmark suite").addoption, prefix="bench-")
 
 
+@dataclass(frozen=True)
+class Given:
+    """The run's options, already parsed and checked by the CLI: ``pytest.main(args, plugins=[Given(options)])``."""
+
+    options: SuiteOptions
+
+
+def _options(config: pytest.Config) -> SuiteOptions:
+    given = [plugin for plugin in config.pluginmanager.get_plugins() if isinstance(plugin, Given)]
+    return given[0].options if given else SuiteOptions.parse(config.option)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        options = SuiteOptions.parse(config.option)
+        options = _options(config)
         json_option = config.getoption("benchmark_json", None)  # a path, or (older pytest-benchmark) an open file
         if json_option is not None and not isinstance(json_option, str | os.PathLike):
             json_option = json_option.name  # the open file's path
@@ -47,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_PREFLIGHT], config.stash[_FAILED] = preflight, []
     config.stash[_SIGNALS] = contextlib.ExitStack()
     config.stash[_SIGNALS].enter_context(signals.handled())  # under `bench run`, the CLI already handles them
-    for workload in all_workloads().values():
+    for workload in all_workloads(options.targets).values():
         for marker in (workload.family, *workload.tags):
             config.addinivalue_line("markers", f"{marker}: workloads of family or tag {marker!r}")
 
@@ -105,8 +124,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     case = getattr(item, "callspec", None) and item.callspec.params.get("bench_case")
     if case is not None and call.excinfo is not None and call.when in ("setup", "call"):
         error = call.excinfo.value
-        first = (str(error).strip().splitlines() or [""])[0]
-        item.config.stash[_FAILED].append({"id": case.id, "error": f"{type(error).__name__}: {first}"[:300]})
+        item.config.stash[_FAILED].append({"id": case.id, "error": failure_line(error)})
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
@@ -115,20 +133,16 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
     options, context = config.stash[_OPTIONS], config.stash[_CONTEXT]
-    output_json["bench"] = {
-        "schema": runs.RUN_SCHEMA,
-        "context": context.record(),
-        "selection": options.record(),
-        "cases_planned": len(config.stash[_CASES]),
-        "preflight": config.stash[_PREFLIGHT],
-        "failed": config.stash[_FAILED],
-        **_interruption(config),
-    }
-
-
-def _interruption(config: pytest.Config) -> dict[str, Any]:
-    """``partial`` and the signal, when Ctrl-C or SIGTERM stopped the run before every case ran."""
     session = config.stash.get(_SESSION, None)
-    if session is None or session.exitstatus != pytest.ExitCode.INTERRUPTED:
-        return {"partial": False}
-    return {"partial": True, "interrupted_by": (signals.received or ["KeyboardInterrupt"])[0]}
+    partial = session is not None and session.exitstatus == pytest.ExitCode.INTERRUPTED
+    output_json["bench"] = RunRecord(
+        cases=[],
+        context=context.record(),
+        selection=options.record(),
+        cases_planned=len(config.stash[_CASES]),
+        preflight=config.stash[_PREFLIGHT],
+        failed=config.stash[_FAILED],
+        partial=partial,  # Ctrl-C or SIGTERM stopped the run before every case ran
+        interrupted_by=(signals.received or ["KeyboardInterrupt"])[0] if partial else None,
+        sources=options.sources(),
+    ).bench_section()

@@ -31,8 +31,7 @@ import numpy as np
 import torchvision
 from PIL import Image, UnidentifiedImageError
 
-from bench.context import DataSettings
-from bench.errors import UsageError
+from bench.api import DataSettings, UsageError
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SHAPE = (32, 32, 3)

@@ -22,10 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from bench import distributed
-from bench.context import RunContext
-from bench.registry import Prepared, Work, workload
-from bench.runs import write_json
+from bench.api import Prepared, RunContext, Work, distributed, workload, write_json
 from workloads.cifar import data as cifar_data
 from workloads.cifar.loaders import PATHS
 from workloads.cifar.train import Training, preflight, weights_digest

@@ -21,10 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.context import RunContext, RunSettings
-from bench.registry import Prepared, Work, workload
-from bench.runs import write_json
-from bench.timing import DeviceEvent, backend_for
+from bench.api import DeviceEvent, Prepared, RunContext, RunSettings, Work, backend_for, workload, write_json
 from workloads.cifar import data as cifar_data
 from workloads.cifar.loaders import MEAN, PATHS, STD, SeedLoader, Shard, TensorLoader
 from workloads.cifar.models import AUGMENTED, MODELS

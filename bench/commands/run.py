@@ -1,0 +1,100 @@
+"""``python -m bench run``: the suite into a new run folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench import runs, signals
+from bench.commands.base import EPILOG, Command, add_run_options, describe_data
+from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FileError, UsageError, file_errors
+
+
+def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path]:
+    """Check the inputs, make the run folder, run the suite under pytest; the exit code and the folder.
+
+    The options reach the suite typed (a plugin object), not as ``--bench-*`` strings; pytest gets
+    only its own arguments: the ``-k``/``-m`` selection and what followed ``--``.
+    """
+    import pytest  # noqa: PLC0415 - only running needs it
+
+    from bench import envinfo, suite  # noqa: PLC0415 - these import torch
+    from bench.context import RunContext  # noqa: PLC0415
+    from bench.options import SuiteOptions  # noqa: PLC0415
+    from bench.suite.conftest import Given  # noqa: PLC0415
+
+    options = SuiteOptions.parse(args)
+    context = RunContext(options.settings)
+    cases = options.cases()
+    for name, record in options.preflight(cases).items():  # data checked before anything is written
+        print(f"bench: {name} data: {describe_data(record)}", flush=True)
+    signals.check()
+    run_dir = runs.new_run_dir(Path(args.out), f"{context.device.type}-{options.size}")
+    partial = run_dir / f".{runs.BENCHMARK_JSON}.partial"
+    selection = (["-k", args.keyword] if args.keyword else []) + (["-m", args.markers] if args.markers else [])
+    pytest_args = suite.pytest_args(partial, [*selection, *extra])
+    try:
+        with file_errors(f"cannot write the run record in {run_dir}; none kept"):
+            runs.write_json(
+                run_dir / "command.json",
+                {
+                    "argv": [sys.executable, "-m", "bench", *sys.argv[1:]],
+                    "cwd": os.getcwd(),
+                    "started": datetime.now(UTC).isoformat(),
+                    "pytest_args": pytest_args,
+                    "options": options.record(),
+                    "cases_planned": len(cases),
+                },
+            )
+            runs.write_json(
+                run_dir / "environment.json",
+                {
+                    **envinfo.collect(),
+                    "installed": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()),
+                },
+            )
+            print(f"bench: {len(cases)} cases on {context.device} ({options.size}) -> {run_dir}", flush=True)
+            signals.check()
+            code = pytest.main(pytest_args, plugins=[Given(options)])
+            if partial.exists():
+                os.replace(partial, run_dir / runs.BENCHMARK_JSON)
+    except (FileError, KeyboardInterrupt):  # a full disk, a folder gone, or stopped before any case ran:
+        # a run folder without its record is no run
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        shutil.rmtree(run_dir)  # nothing was measured: leave no empty run behind
+        raise UsageError("no case matched the -k/-m selection")
+    saved = run_dir / runs.BENCHMARK_JSON
+    if code == pytest.ExitCode.INTERRUPTED:
+        finished = len(runs.read_json(saved)["benchmarks"]) if saved.exists() else 0
+        what = f"a record marked partial with the {finished} cases that finished" if finished else "no case finished"
+        why = signals.received[0] if signals.received else "SIGINT"
+        print(f"bench: interrupted by {why}; {what} ({run_dir})", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED, run_dir
+    if signals.received:
+        print(f"bench: {signals.received[0]} arrived after the last case; the run is complete", flush=True)
+    print(f"bench: results in {run_dir}", flush=True)
+    if code == pytest.ExitCode.OK:
+        return EXIT_OK, run_dir
+    return (EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_FAILED), run_dir
+
+
+class Run(Command):
+    name = "run"
+    help = "run the benchmark suite into a new run folder"
+    epilog = EPILOG + "; arguments after -- go to pytest"
+    needs_torch = True
+    takes_extra = True
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_run_options(parser)
+
+    def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
+        return run_suite(args, extra)[0]

@@ -1,0 +1,26 @@
+"""``python -m bench show``: a run as a table."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.commands.base import Command
+from bench.errors import EXIT_OK
+
+
+class Show(Command):
+    name = "show"
+    help = "print a run's results as a table"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run_dir", type=Path)
+        parser.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
+
+    def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
+        from bench.record import RunRecord  # noqa: PLC0415
+        from bench.summary import render  # noqa: PLC0415
+
+        print(render(RunRecord.from_json(args.run_dir), brief=args.brief))
+        return EXIT_OK

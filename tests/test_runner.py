@@ -1,0 +1,103 @@
+"""The runner: a case measured without pytest, and through the pytest-benchmark fixture, alike."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from fakes import FakeDevice
+
+from bench import timing
+from bench.context import RunContext, RunSettings
+from bench.registry import all_workloads
+from bench.runner import run_case, run_cases, time_rounds
+from bench.suite.test_workloads import fixture_rounds
+from bench.timing import RoundPlan, RoundPolicy, round_clock
+
+QUICK = RoundPolicy(warmup_rounds=1, min_rounds=3, max_rounds=10, round_time=0.001, max_time=0.02)
+
+
+def _mm_case():
+    return next(c for c in all_workloads()["mm"].cases("smoke", "cpu") if c.params["op"] == "mm")
+
+
+def test_time_rounds_gives_per_call_seconds_of_each_timed_round() -> None:
+    calls = []
+    per_call, last = time_rounds(
+        lambda: calls.append(1) or len(calls), RoundPlan(iterations=4, rounds=3, warmup_rounds=2)
+    )
+    assert len(per_call) == 3 and all(t >= 0 for t in per_call), "warm-up rounds are not kept"
+    assert len(calls) == 4 * (3 + 2) and last == 20
+
+
+def test_cpu_result_carries_context_and_rates(ctx) -> None:
+    result = run_case(_mm_case(), ctx, QUICK)
+    info = result.extra_info()
+    assert info["workload"] == "mm" and info["params"] == {"n": 64, "op": "mm"} and info["dtype"] == "float32"
+    assert info["variants"] == ["op"] and info["device"] == "cpu" and info["seed"] == 0
+    assert info["determinism"] == "warn" and info["work"]["flops"] == 2 * 64**3
+    rates = info["rates"]
+    assert rates["basis"] == "host" and "device_time" not in info
+    assert rates["median_s"] == result.stats["median"] == result.timing.median_s
+    assert rates["gflops"] == pytest.approx(2 * 64**3 / rates["median_s"] / 1e9)
+    assert len(result.stats["data"]) == info["plan"]["rounds"] == result.stats["rounds"]
+    assert result.result_sha256 and len(result.result_sha256) == 64
+
+
+@pytest.mark.benchmark(timer=round_clock)
+def test_the_pytest_fixture_runs_the_same_rounds(benchmark, ctx) -> None:
+    """The pytest plugin's adapter: pytest-benchmark's fixture times the rounds, the runner the rest."""
+    result = run_case(_mm_case(), ctx, QUICK, fixture_rounds(benchmark))
+    assert list(benchmark.stats.stats.data) == result.stats["data"]
+    assert len(result.stats["data"]) == result.plan["rounds"]
+    assert result.rates["median_s"] == benchmark.stats.stats.median
+    assert result.extra_info()["result_sha256"] == run_case(_mm_case(), ctx, QUICK).result_sha256
+
+
+def test_device_events_time_every_round(ctx, monkeypatch) -> None:
+    """The CUDA path, with a stand-in device: per-round device times become the rate basis."""
+    device = FakeDevice()
+    monkeypatch.setattr(timing, "backend_for", lambda _: device)
+    result = run_case(_mm_case(), ctx, QUICK)
+    rounds = result.plan["rounds"]
+    assert len(result.device_time["per_round_s"]) == rounds, "warm-up rounds are not kept"
+    assert device.log.count("sync") == 2 * (rounds + result.plan["warmup_rounds"])
+    assert result.rates["basis"] == "cuda_event" and result.timing.basis == "cuda_event"
+    assert result.rates["median_s"] == result.device_time["median_s"]
+    # the stand-in's events read the host clock, so both timings agree closely
+    assert result.device_time["median_s"] == pytest.approx(result.stats["median"], rel=0.5)
+
+
+def test_cases_are_seeded_the_same_whatever_ran_before(ctx) -> None:
+    (case,) = all_workloads()["numpy_roundtrip"].cases("smoke", "cpu")  # returns a copy of its seeded input
+    first = run_case(case, ctx, QUICK).result_sha256
+    torch.randn(100)  # disturb the global generator, as an earlier case would
+    assert run_case(case, ctx, QUICK).result_sha256 == first
+
+
+def test_run_cases_records_failures_and_goes_on(ctx, monkeypatch) -> None:
+    cases = [c for c in all_workloads()["mm"].cases("smoke", "cpu")]
+    broken = cases[0]
+    original = type(broken).prepare
+
+    def prepare(case, context):
+        if case is broken:
+            raise RuntimeError("out of memory\nsecond line")
+        return original(case, context)
+
+    monkeypatch.setattr(type(broken), "prepare", prepare)
+    seen = []
+    record = run_cases(cases, ctx, QUICK, on_result=lambda case, result, error: seen.append((case.id, error)))
+    assert record.failed == [{"id": broken.id, "error": "RuntimeError: out of memory"}]
+    assert [c.id for c in record.cases] == [c.id for c in cases[1:]]
+    assert seen[0] == (broken.id, "RuntimeError: out of memory") and record.cases_planned == len(cases)
+    assert record.machine_info["cpu_model"] and record.context["device"] == "cpu" and not record.partial
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: real event timing of real kernels")
+def test_real_cuda_events() -> None:
+    cuda = RunContext(RunSettings(device="cuda"))
+    cuda.apply()
+    case = next(c for c in all_workloads()["mm"].cases("full", "cuda") if c.params["n"] == 1024)
+    result = run_case(case, cuda, QUICK)
+    assert result.rates["basis"] == "cuda_event" and result.device_time["median_s"] > 0
+    assert result.cuda_max_memory_allocated >= 3 * 1024 * 1024 * 4
