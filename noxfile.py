@@ -196,27 +196,51 @@ def run_in_image(session: nox.Session, flavor: str, device_flags: list[str]) -> 
     engine, tag = container_engine(session), f"torch-bench-suite:{flavor}"
     revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     session.run(
-        engine, "build", "-f", f"Dockerfile.{flavor}", "-t", tag,
-        "--build-arg", f"VERSION={tomllib.loads(Path('pyproject.toml').read_text())['project']['version']}",
-        "--build-arg", f"REVISION={revision or 'unknown'}",
-        "--build-arg", f"CREATED={datetime.now(UTC).isoformat(timespec='seconds')}",
-        *shlex.split(os.environ.get("BENCH_CONTAINER_BUILD_FLAGS", "")), ".",
+        engine,
+        "build",
+        "-f",
+        f"Dockerfile.{flavor}",
+        "-t",
+        tag,
+        "--build-arg",
+        f"VERSION={tomllib.loads(Path('pyproject.toml').read_text())['project']['version']}",
+        "--build-arg",
+        f"REVISION={revision or 'unknown'}",
+        "--build-arg",
+        f"CREATED={datetime.now(UTC).isoformat(timespec='seconds')}",
+        *shlex.split(os.environ.get("BENCH_CONTAINER_BUILD_FLAGS", "")),
+        ".",
         external=True,
-    )  # fmt: skip
+    )
     image_id = str(session.run(engine, "image", "inspect", "--format", "{{.Id}}", tag, external=True, silent=True))
     results = mount(session, "BENCH_RESULTS", Path("results"), "/results", writes=True)
     data = mount(session, "BENCH_DATA_ROOT", DATA_CACHE, "/data", writes=False)
     user = [] if os.getuid() == 0 else ["--user", f"{os.getuid()}:{os.getgid()}"]  # results stay the caller's
     passed = [f"--env={name}" for name in ("BENCH_OFFLINE",) if os.environ.get(name)]
     session.run(
-        engine, "run", "--rm", "--shm-size=1g", *user, *device_flags, *passed,
-        "--read-only", "--tmpfs", "/tmp",  # the image needs no writable root: only /results and /tmp change
-        "-v", results, "-v", data,
-        "-e", f"BENCH_IMAGE={tag}", "-e", f"BENCH_IMAGE_ID={image_id.strip()}",
+        engine,
+        "run",
+        "--rm",
+        "--shm-size=1g",
+        *user,
+        *device_flags,
+        *passed,
+        "--read-only",
+        "--tmpfs",
+        "/tmp",  # the image needs no writable root: only /results and /tmp change
+        "-v",
+        results,
+        "-v",
+        data,
+        "-e",
+        f"BENCH_IMAGE={tag}",
+        "-e",
+        f"BENCH_IMAGE_ID={image_id.strip()}",
         *shlex.split(os.environ.get("BENCH_CONTAINER_RUN_FLAGS", "")),
-        tag, *session.posargs,
+        tag,
+        *session.posargs,
         external=True,
-    )  # fmt: skip
+    )
 
 
 @nox.session(name="docker-cpu", python=False)

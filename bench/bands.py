@@ -13,12 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UsageError
+from bench.errors import UsageError, file_errors
+from bench.record import RunRecord
 
 DEFAULT_BANDS = Path(__file__).parents[1] / "results" / "references" / "cifar10_bands.toml"
 RECIPES = {"seed": {"batch": 64, "lr": 0.001}}  # the tutorial's; a band's recipe must be one of these
-FIELDS = {"model": str, "recipe": str, "epochs": int, "data": str, "device": str, "low": float, "high": float,
-          "provenance": str}  # fmt: skip
+FIELDS = {
+    "model": str,
+    "recipe": str,
+    "epochs": int,
+    "data": str,
+    "device": str,
+    "low": float,
+    "high": float,
+    "provenance": str,
+}
 
 
 @dataclass(frozen=True)
@@ -38,11 +47,11 @@ class Band:
 
 def load_bands(path: Path = DEFAULT_BANDS) -> list[Band]:
     """Read and check a bands file; any problem is one UsageError line naming the file."""
+    with file_errors(f"cannot read the bands file {path}"):
+        text = path.read_bytes()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such bands file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raw = tomllib.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise UsageError(f"{path}: not a readable TOML bands file ({error})") from None
     entries = raw.get("band")
     if not isinstance(entries, list) or not entries:
@@ -103,23 +112,30 @@ class Verdict:
         return "PASS" if self.passed else "MISS"
 
 
-def judge(record: dict[str, Any], bands: list[Band]) -> list[Verdict]:
+def judge(record: RunRecord, bands: list[Band]) -> list[Verdict]:
     """A verdict for every training result in a run record."""
     by_key = {b.key(): b for b in bands}
     verdicts = []
-    for result in record.get("benchmarks", []):
-        info = result.get("extra_info", {})
-        metrics = info.get("metrics", {})
+    for case in record.cases:
+        metrics, data = case.metrics or {}, case.data or {}
         if "final_test_accuracy" not in metrics:
             continue
-        data = info.get("data", {})
-        params = info.get("params", {})
-        recipe = recipe_of(params, metrics, data)
+        recipe = recipe_of(case.params, metrics, data)
         label = data.get("label", "?")
-        epochs = len(metrics.get("epochs", []))
-        key = (metrics["model"], recipe, epochs, label, info.get("device_type", "?"))
-        verdicts.append(Verdict(metrics["model"], metrics["path"], epochs, label, key[4], recipe,
-                                metrics["final_test_accuracy"], by_key.get(key)))  # fmt: skip
+        epochs = len(metrics.get("epochs") or [])
+        key = (metrics["model"], recipe, epochs, label, case.device_type or "?")
+        verdicts.append(
+            Verdict(
+                metrics["model"],
+                metrics["path"],
+                epochs,
+                label,
+                key[4],
+                recipe,
+                metrics["final_test_accuracy"],
+                by_key.get(key),
+            )
+        )
     return verdicts
 
 

@@ -19,7 +19,6 @@ also compute the same numbers: a case whose ``result_sha256`` differs is a warni
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from bench.errors import UsageError
+from bench.record import CaseResult, RunRecord
 from bench.stats import ratio_interval
-from bench.summary import load_run, timing_of
 
 CONFIDENCE = 0.99
 MIN_ROUNDS = 3
@@ -83,8 +82,9 @@ class Verdict:
     rounds: tuple[int, int]
 
 
-def judge(baseline: list[float], current: list[float], effect: float, confidence: float,
-          rng: np.random.Generator) -> tuple[float, float, float, str]:  # fmt: skip
+def judge(
+    baseline: list[float], current: list[float], effect: float, confidence: float, rng: np.random.Generator
+) -> tuple[float, float, float, str]:
     """(ratio, low, high, verdict) of current against baseline per-round times."""
     ratio = float(np.median(current) / np.median(baseline))
     if min(len(baseline), len(current)) < MIN_ROUNDS:
@@ -99,66 +99,52 @@ def judge(baseline: list[float], current: list[float], effect: float, confidence
     return ratio, low, high, "inconclusive"
 
 
-def case_name(bench: dict[str, Any]) -> str:
-    return bench.get("param") or bench.get("name", "?")
+Results = dict[tuple[str, str, str, str], CaseResult]  # results by CaseResult.key
 
 
-def _key(bench: dict[str, Any]) -> tuple[str, str, str, str]:
-    info = bench.get("extra_info", {})
-    params = json.dumps(info.get("params", {}), sort_keys=True)
-    workload = info.get("workload") or bench.get("name", "?")
-    return workload, params, info.get("dtype", "?"), info.get("device_type", "?")
-
-
-Results = dict[tuple[str, str, str, str], dict[str, Any]]  # benchmarks by _key
-
-
-def _results(record: dict[str, Any], where: Path) -> Results:
-    results = {_key(b): b for b in record["benchmarks"] if timing_of(b)[2]}
+def _results(record: RunRecord, where: Path) -> Results:
+    results = {case.key: case for case in record.cases if case.timing.samples}
     if not results:
         raise UsageError(f"{where}: no benchmark results with per-round times to compare")
     return results
 
 
-def fingerprint(record: dict[str, Any]) -> dict[str, Any]:
+def fingerprint(record: RunRecord) -> dict[str, Any]:
     """What must match for two runs' timings to be comparable (hostnames may differ: CI runners)."""
-    machine, context = record.get("machine_info", {}), record.get("bench", {}).get("context", {})
     return {
-        "cpu": machine.get("cpu_model"),
-        "cpus": machine.get("cpu_count"),
-        "gpus": sorted(g.get("name", "?") for g in machine.get("gpus", [])),
-        "device": context.get("device"),
-        "torch": (machine.get("torch") or {}).get("version"),
-        "determinism": context.get("determinism"),
+        "cpu": record.machine_info.get("cpu_model"),
+        "cpus": record.machine_info.get("cpu_count"),
+        "gpus": sorted(record.gpu_names),
+        "device": record.context.get("device"),
+        "torch": record.torch_version,
+        "determinism": record.context.get("determinism"),
     }
 
 
-def mismatches(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def mismatches(baseline: RunRecord, current: RunRecord) -> list[str]:
     ours, theirs = fingerprint(baseline), fingerprint(current)
     return [f"{name}: baseline {ours[name]!r}, current {theirs[name]!r}" for name in ours if ours[name] != theirs[name]]
 
 
-def reproduction(record: dict[str, Any]) -> dict[str, Any]:
+def reproduction(record: RunRecord) -> dict[str, Any]:
     """What must match for two runs to compute identical results: on the CPU the thread count too,
     as reductions split their work by threads."""
-    context = record.get("bench", {}).get("context", {})
     return {
-        **{name: context.get(name) for name in ("seed", "determinism", "device_type", "threads")},
-        "torch": (record.get("machine_info", {}).get("torch") or {}).get("version"),
+        **{name: record.context.get(name) for name in ("seed", "determinism", "device_type", "threads")},
+        "torch": record.torch_version,
     }
 
 
-def different_results(baseline: dict[str, Any], current: dict[str, Any], old: Results, new: Results) -> list[str]:
+def different_results(baseline: RunRecord, current: RunRecord, old: Results, new: Results) -> list[str]:
     """The cases of both runs whose results differ though the runs were made alike and the case
     read the same data; none when the runs were not made alike."""
     if reproduction(baseline) != reproduction(current):
         return []
     found = []
     for key in sorted(old.keys() & new.keys()):
-        a, b = old[key].get("extra_info", {}), new[key].get("extra_info", {})
-        digests = a.get("result_sha256"), b.get("result_sha256")
-        if None not in digests and digests[0] != digests[1] and a.get("data") == b.get("data"):
-            found.append(case_name(new[key]))
+        a, b = old[key], new[key]
+        if None not in (a.result_sha256, b.result_sha256) and a.result_sha256 != b.result_sha256 and a.data == b.data:
+            found.append(b.id)
     return found
 
 
@@ -199,7 +185,7 @@ class Comparison:
 
 
 def compare(baseline_path: Path, current_path: Path, thresholds: Thresholds, allow_mismatch: bool) -> Comparison:
-    baseline, current = load_run(baseline_path), load_run(current_path)
+    baseline, current = RunRecord.from_json(baseline_path), RunRecord.from_json(current_path)
     base_results, current_results = _results(baseline, baseline_path), _results(current, current_path)
     warnings = mismatches(baseline, current)
     if warnings and not allow_mismatch:
@@ -207,17 +193,29 @@ def compare(baseline_path: Path, current_path: Path, thresholds: Thresholds, all
     rng = np.random.default_rng(0)
     verdicts = []
     for key in sorted(base_results.keys() & current_results.keys()):
-        old, new, bench = timing_of(base_results[key])[2], timing_of(current_results[key])[2], current_results[key]
-        family = bench.get("extra_info", {}).get("family")
-        effect = thresholds.effect(family)
+        case = current_results[key]
+        old, new = base_results[key].timing.samples, case.timing.samples
+        effect = thresholds.effect(case.family)
         ratio, low, high, verdict = judge(old, new, effect, thresholds.confidence, rng)
-        verdicts.append(Verdict(case_name(bench), family, float(np.median(old)), float(np.median(new)), ratio, low,
-                                high, effect, verdict, (len(old), len(new))))  # fmt: skip
+        verdicts.append(
+            Verdict(
+                case.id,
+                case.family,
+                float(np.median(old)),
+                float(np.median(new)),
+                ratio,
+                low,
+                high,
+                effect,
+                verdict,
+                (len(old), len(new)),
+            )
+        )
     verdicts.sort(key=lambda v: (ORDER.index(v.verdict), -abs(math.log(v.ratio)), v.case))
     return Comparison(
         verdicts,
-        sorted(case_name(base_results[k]) for k in base_results.keys() - current_results.keys()),
-        sorted(case_name(current_results[k]) for k in current_results.keys() - base_results.keys()),
+        sorted(base_results[k].id for k in base_results.keys() - current_results.keys()),
+        sorted(current_results[k].id for k in current_results.keys() - base_results.keys()),
         warnings,
         different_results(baseline, current, base_results, current_results),
     )
@@ -250,8 +248,10 @@ def markdown(result: Comparison, thresholds: Thresholds, baseline: Path, current
         verdict = f"**{v.verdict.upper()}**" if v.verdict == "slower" else v.verdict
         few = v.verdict == "inconclusive" and min(v.rounds) < MIN_ROUNDS
         rounds = f" (rounds: {v.rounds[0]} vs {v.rounds[1]})" if few else ""
-        lines.append(f"| `{v.case}` | {_time(v.baseline_s)} | {_time(v.current_s)} | {v.ratio:.3f}{interval} |"
-                     f" {verdict}{rounds} |")  # fmt: skip
+        lines.append(
+            f"| `{v.case}` | {_time(v.baseline_s)} | {_time(v.current_s)} | {v.ratio:.3f}{interval} |"
+            f" {verdict}{rounds} |"
+        )
     for title, cases in (("Only in the baseline", result.only_baseline), ("Only in the current", result.only_current)):
         if cases:
             lines += ["", f"{title}: " + ", ".join(f"`{c}`" for c in cases)]

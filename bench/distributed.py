@@ -71,9 +71,11 @@ def _failure(output: str, code: int) -> str:
     if not (rank and exitcode):
         return f"torchrun exited with status {code}"
     how = f"exit code {exitcode.group(1)}" + (f", {exitcode.group(2)}" if exitcode.group(2) else "")
-    errors = [line.strip() for line in output.partition("Root Cause")[0].splitlines()
-              if re.match(r"^[\w.]*(Error|Exception)\b.*:|^\S+\.py: error:", line.strip())
-              and "ChildFailedError" not in line]  # fmt: skip
+    errors = [
+        line.strip()
+        for line in output.partition("Root Cause")[0].splitlines()
+        if re.match(r"^[\w.]*(Error|Exception)\b.*:|^\S+\.py: error:", line.strip()) and "ChildFailedError" not in line
+    ]
     return f"rank {rank.group(1)} failed ({how})" + (f": {errors[-1]}" if errors else "")
 
 
@@ -81,8 +83,9 @@ def launch(module: str, arguments: list[str], nproc: int, result: Path, timeout_
     """Run the job; rank 0's result (None on a node other than the first, which has no rank 0),
     or :class:`JobFailed` naming the failed rank (or the timeout)."""
     command = torchrun_command(module, arguments, nproc)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as job:  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as job:
         try:
             output, _ = job.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -122,8 +125,11 @@ def join(settings: RunSettings) -> Rank:
         settings = replace(settings, device=f"cuda:{local_rank}")
     context = RunContext(settings)
     context.apply()
-    dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S),
-                            **({"device_id": context.device} if cuda else {}))  # fmt: skip
+    dist.init_process_group(
+        "nccl" if cuda else "gloo",
+        timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S),
+        **({"device_id": context.device} if cuda else {}),
+    )
     return Rank(rank, world, local_rank, context)
 
 

@@ -25,10 +25,9 @@ import numpy as np
 import pandas as pd
 
 from bench import runs
-from bench.compare import Thresholds, case_name, fingerprint, judge
-from bench.errors import UsageError
-from bench.runs import BENCHMARK_JSON
-from bench.summary import load_run, timing_of
+from bench.compare import Thresholds, fingerprint, judge
+from bench.errors import UsageError, file_errors
+from bench.record import RunRecord, record_file
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -63,43 +62,41 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     if path.is_dir():
         raise UsageError(f"{path}: a folder, not a history store")
     new = not path.exists()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=30)
+    with file_errors(f"{path}: cannot open"):
         try:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not tables and create:
-                with connection:
-                    connection.executescript(SCHEMA)
-                    connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                tables = {"meta"}
-            if "meta" not in tables:
-                raise UsageError(f"{path}: not a history store (an SQLite file without its 'meta' table)")
-            version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if version is None:
-                raise UsageError(f"{path}: not a history store (no schema version in its 'meta' table)")
-            if version[0] != str(SCHEMA_VERSION):
-                raise UsageError(f"{path}: history schema {version[0]}, this version reads {SCHEMA_VERSION}")
-        except BaseException:
-            connection.close()
-            if new:  # a store made just now but not filled (a full disk): leave none behind
-                path.unlink(missing_ok=True)
-            raise
-    except sqlite3.DatabaseError as error:
-        raise UsageError(f"{path}: not a usable history store ({error})") from None
-    except OSError as error:
-        raise UsageError(f"{path}: cannot open: {error.strerror}") from None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, timeout=30)
+            try:
+                tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not tables and create:
+                    with connection:
+                        connection.executescript(SCHEMA)
+                        connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                    tables = {"meta"}
+                if "meta" not in tables:
+                    raise UsageError(f"{path}: not a history store (an SQLite file without its 'meta' table)")
+                version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if version is None:
+                    raise UsageError(f"{path}: not a history store (no schema version in its 'meta' table)")
+                if version[0] != str(SCHEMA_VERSION):
+                    raise UsageError(f"{path}: history schema {version[0]}, this version reads {SCHEMA_VERSION}")
+            except BaseException:
+                connection.close()
+                if new:  # a store made just now but not filled (a full disk): leave none behind
+                    path.unlink(missing_ok=True)
+                raise
+        except sqlite3.DatabaseError as error:
+            raise UsageError(f"{path}: not a usable history store ({error})") from None
     return connection
 
 
-def _run_row(run_path: Path, record: dict[str, Any], digest: str) -> dict[str, Any]:
-    commit, machine = record.get("commit_info") or {}, record.get("machine_info") or {}
-    context = record.get("bench", {}).get("context", {})
+def _run_row(run_path: Path, record: RunRecord, digest: str) -> dict[str, Any]:
+    commit, machine, context = record.commit_info, record.machine_info, record.context
     name = run_path.name if run_path.is_dir() else f"{run_path.stem}-{digest[:12]}"
     return {
         "run_id": name,
         "record_sha256": digest,
-        "started": record.get("datetime"),
+        "started": record.datetime,
         "commit_id": commit.get("id"),
         "commit_time": commit.get("time"),
         "dirty": int(bool(commit.get("dirty"))),
@@ -107,29 +104,39 @@ def _run_row(run_path: Path, record: dict[str, Any], digest: str) -> dict[str, A
         "machine": json.dumps(fingerprint(record), sort_keys=True),
         "host": machine.get("node"),
         "device": context.get("device"),
-        "torch": (machine.get("torch") or {}).get("version"),
+        "torch": record.torch_version,
         "determinism": context.get("determinism"),
         "image": (machine.get("container") or {}).get("image_id"),
     }
 
 
-def _result_rows(run_id: str, record: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _result_rows(run_id: str, record: RunRecord) -> list[tuple[Any, ...]]:
     rows = []
-    for bench in record["benchmarks"]:
-        median, iqr, samples = timing_of(bench)
-        if not samples:
-            continue
-        info = bench.get("extra_info", {})
-        rows.append((run_id, case_name(bench), info.get("workload"), info.get("family"),
-                     json.dumps(info.get("params", {}), sort_keys=True), info.get("dtype"), info.get("device_type"),
-                     median, iqr, len(samples), json.dumps(samples)))  # fmt: skip
+    for case in record.cases:
+        timing = case.timing
+        if timing.samples:
+            rows.append(
+                (
+                    run_id,
+                    case.id,
+                    case.workload,
+                    case.family,
+                    case.params_json,
+                    case.dtype,
+                    case.device_type,
+                    timing.median_s,
+                    timing.iqr_s,
+                    len(timing.samples),
+                    json.dumps(timing.samples),
+                )
+            )
     return rows
 
 
 def append(store: Path, run_path: Path) -> str:
     """Add one run in one transaction; a message saying what was done."""
-    record = load_run(run_path)
-    file = run_path / BENCHMARK_JSON if run_path.is_dir() else run_path
+    record = RunRecord.from_json(run_path)
+    file = record_file(run_path)
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     with closing(connect(store, create=True)) as connection:
         if connection.execute("SELECT 1 FROM runs WHERE record_sha256 = ?", (digest,)).fetchone():
@@ -141,8 +148,9 @@ def append(store: Path, run_path: Path) -> str:
         try:
             with connection:  # one transaction: all of the run or none of it
                 columns = ", ".join(row)
-                connection.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(row))})",
-                                   tuple(row.values()))  # fmt: skip
+                connection.execute(
+                    f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+                )
                 connection.executemany(f"INSERT INTO results VALUES ({', '.join('?' * 11)})", results)
         except sqlite3.IntegrityError:
             raise UsageError(f"{store}: another run named {row['run_id']} is already in the history") from None
@@ -188,8 +196,9 @@ def steps(frame: pd.DataFrame, thresholds: Thresholds) -> list[Step]:
     for (case_id, _), series in frame.groupby(["case_id", "machine"], sort=True):
         rows = list(series.itertuples(index=False))
         for before, after in itertools.pairwise(rows):
-            ratio, _, _, verdict = judge(before.samples, after.samples, thresholds.effect(after.family),
-                                         thresholds.confidence, rng)  # fmt: skip
+            ratio, _, _, verdict = judge(
+                before.samples, after.samples, thresholds.effect(after.family), thresholds.confidence, rng
+            )
             if verdict in ("slower", "faster"):
                 found.append(Step(case_id, after.workload, _label(before), _label(after), ratio, verdict))
     return found

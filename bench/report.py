@@ -18,36 +18,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.errors import UsageError
-from bench.registry import all_workloads
+from bench.errors import BenchError, UsageError
+from bench.record import CaseResult, RunRecord
 from bench.runs import staged_folder, write_atomic
 from bench.stats import ratio_interval
-from bench.summary import load_run, timing_of
 
 NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
 SPEEDUP_CONFIDENCE = 0.95
+INTERNAL = ["samples", "variant"]  # the table's columns for the report's own arithmetic, left out of results.csv
 
 
 @dataclass
 class Collection:
     """The records read, and the files passed over with ``--skip-bad``."""
 
-    records: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    records: list[tuple[Path, RunRecord]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
     def failures(self) -> list[str]:
         """Cases that failed, from each record's list (they have no results to show)."""
-        return [f"{path.name}: {failed.get('id', '?')}: {failed.get('error', '?')}"
-                for path, record in self.records
-                for failed in (record.get("bench") or {}).get("failed", [])]  # fmt: skip
+        return [
+            f"{path.name}: {failed['id']}: {failed['error']}"
+            for path, record in self.records
+            for failed in record.failed
+        ]
 
 
 def collect(paths: list[Path], skip_bad: bool) -> Collection:
     found = Collection()
     for path in paths:
         try:
-            found.records.append((path, load_run(path)))
-        except UsageError as error:
+            found.records.append((path, RunRecord.from_json(path)))
+        except BenchError as error:  # the file's problem, in one line
             if not skip_bad:
                 raise
             found.skipped.append(str(error))
@@ -64,38 +66,38 @@ def container_of(record: dict[str, Any]) -> str | None:
     return f"{name}@{record['image_id'][:19]}" if record.get("image_id") else f"{name} (image id not recorded)"
 
 
-def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str, Any]:
-    info, stats, machine = bench.get("extra_info", {}), bench.get("stats", {}), record.get("machine_info", {})
-    rates, metrics = info.get("rates", {}), info.get("metrics", {})
-    gpu = (info.get("telemetry") or {}).get("gpu", {})
-    median, iqr, samples = timing_of(bench)
-    gpus = machine.get("gpus") or []
+def _row(path: Path, record: RunRecord, case: CaseResult) -> dict[str, Any]:
+    machine, rates, metrics = record.machine_info, case.rates or {}, case.metrics or {}
+    gpu = (case.telemetry or {}).get("gpu") or {}
+    timing = case.timing
+    median, iqr = timing.median_s, timing.iqr_s
     return {
         "run": path.name if path.is_dir() else path.parent.name,
         "machine": f"{machine.get('node', '?')} / {machine.get('cpu_model', '?')}",
-        "gpu_name": gpus[0]["name"] if gpus and info.get("device_type") == "cuda" else None,
-        "torch": (machine.get("torch") or {}).get("version"),
-        "commit": (record.get("commit_info") or {}).get("id", "")[:10] or None,
-        "partial": bool((record.get("bench") or {}).get("partial")),
+        "gpu_name": record.gpu_names[0] if record.gpu_names and case.device_type == "cuda" else None,
+        "torch": record.torch_version,
+        "commit": (record.commit_info.get("id") or "")[:10] or None,
+        "partial": record.partial,
         "container": container_of(machine.get("container") or {}),
-        "case": bench.get("param") or bench.get("name"),
-        "workload": info.get("workload"),
-        "family": info.get("family"),
-        "size": info.get("size"),
-        "params": json.dumps(info.get("params", {}), sort_keys=True),
-        "dtype": info.get("dtype"),
-        "device_type": info.get("device_type"),
-        "determinism": info.get("determinism"),
-        "seed": info.get("seed"),
+        "case": case.id,
+        "workload": case.workload,
+        "family": case.family,
+        "size": case.size,
+        "params": case.params_json,
+        "variant": case.variant,
+        "dtype": case.dtype,
+        "device_type": case.device_type,
+        "determinism": case.determinism,
+        "seed": case.seed,
         "median_s": median,
         "iqr_s": iqr,
         "iqr_rel": iqr / median if median and iqr is not None else None,
-        "rounds": stats.get("rounds"),
-        "timer": rates.get("basis", "host"),
+        "rounds": (case.stats or {}).get("rounds"),
+        "timer": timing.basis,
         "items_per_s": rates.get("items_per_s"),
         "gflops": rates.get("gflops"),
         "gbytes_per_s": rates.get("gbytes_per_s"),
-        "data": (info.get("data") or {}).get("label"),
+        "data": (case.data or {}).get("label"),
         "test_accuracy": metrics.get("final_test_accuracy"),
         "loader_bound": metrics.get("loader_bound"),
         "train_images_per_s": metrics.get("images_per_s") if "final_test_accuracy" in metrics else None,
@@ -106,13 +108,13 @@ def _row(path: Path, record: dict[str, Any], bench: dict[str, Any]) -> dict[str,
         "gpu_power_mean_w": gpu.get("power_mean_w"),
         "gpu_energy_j": gpu.get("energy_j"),
         "throttled": gpu.get("throttled"),
-        "samples": samples,
+        "samples": timing.samples,
     }
 
 
 def tidy(collection: Collection) -> pd.DataFrame:
     """One row per benchmark result, whatever run, device or machine it came from."""
-    rows = [_row(path, record, b) for path, record in collection.records for b in record["benchmarks"]]
+    rows = [_row(path, record, case) for path, record in collection.records for case in record.cases]
     if not rows:
         raise UsageError("the run records hold no benchmark results")
     return pd.DataFrame(rows)
@@ -125,7 +127,7 @@ def speedups(table: pd.DataFrame) -> pd.DataFrame:
     gpu = table[table.device_type == "cuda"].drop_duplicates(keys, keep="last")
     both = cpu.merge(gpu, on=keys, suffixes=("_cpu", "_gpu"))
     if both.empty:
-        return pd.DataFrame(columns=["case", "workload", "params", "dtype", "speedup", "low", "high"])
+        return pd.DataFrame(columns=["case", "workload", "params", "variant", "dtype", "speedup", "low", "high"])
     rng = np.random.default_rng(0)
     intervals = [
         ratio_interval(c, g, SPEEDUP_CONFIDENCE, rng) for c, g in zip(both.samples_cpu, both.samples_gpu, strict=True)
@@ -135,6 +137,7 @@ def speedups(table: pd.DataFrame) -> pd.DataFrame:
             "case": both.case_cpu,
             "workload": both.workload,
             "params": both.params,
+            "variant": both.variant_cpu,
             "dtype": both.dtype,
             "cpu_median_s": both.median_s_cpu,
             "gpu_median_s": both.median_s_gpu,
@@ -149,12 +152,21 @@ def scaling(table: pd.DataFrame) -> pd.DataFrame:
     """Data-parallel jobs next to the single process of the same recipe: images/s at N, at 1, and
     the scaling efficiency images/s at N / (N x images/s at 1)."""
     jobs = table[table.world_size.notna()].copy()
-    columns = ["case", "device_type", "world", "images/s", "images/s at 1", "efficiency", "communication",
-               "ranks agree"]  # fmt: skip
+    columns = [
+        "case",
+        "device_type",
+        "world",
+        "images/s",
+        "images/s at 1",
+        "efficiency",
+        "communication",
+        "ranks agree",
+    ]
     if jobs.empty:
         return pd.DataFrame(columns=columns)
-    jobs["recipe"] = [json.dumps({k: v for k, v in json.loads(p).items() if k != "ranks"}, sort_keys=True)
-                      for p in jobs.params]  # fmt: skip
+    jobs["recipe"] = [
+        json.dumps({k: v for k, v in json.loads(p).items() if k != "ranks"}, sort_keys=True) for p in jobs.params
+    ]
     keys = ["recipe", "dtype", "device_type", "machine"]
     single = jobs[jobs.world_size == 1].drop_duplicates(keys, keep="last")[[*keys, "train_images_per_s"]]
     merged = jobs[jobs.world_size > 1].merge(single, on=keys, how="left", suffixes=("", "_one"))
@@ -173,17 +185,9 @@ def scaling(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _variant(workload: str, params: str) -> str:
-    """The case's variant parameters (op, mode, …): cases that differ only in size share it."""
-    declared = all_workloads().get(workload)
-    keys = declared.variants if declared else {}
-    return json.dumps({k: v for k, v in json.loads(params).items() if k in keys}, sort_keys=True)
-
-
 def crossovers(ratios: pd.DataFrame) -> list[str]:
     """For a workload variant measured at several sizes: the smallest size where the GPU surely wins."""
     lines = []
-    ratios = ratios.assign(variant=[_variant(w, p) for w, p in zip(ratios.workload, ratios.params, strict=True)])
     for (workload, dtype, _), group in ratios.groupby(["workload", "dtype", "variant"]):
         if len(group) < 2:
             continue
@@ -319,12 +323,16 @@ def gpu_timelines(paths: list[Path], out: Path, most: int = 12) -> Path | None:
 def training_curves(collection: Collection, out: Path) -> Path | None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    runs = [(b.get("param", "?"), b["extra_info"]["metrics"]) for _, r in collection.records for b in r["benchmarks"]
-            if "epochs" in b.get("extra_info", {}).get("metrics", {})]  # fmt: skip
+    runs = [
+        case.metrics
+        for _, record in collection.records
+        for case in record.cases
+        if case.metrics and "epochs" in case.metrics
+    ]
     if not runs:
         return None
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for _, metrics in runs:
+    for metrics in runs:
         epochs = [e["epoch"] for e in metrics["epochs"]]
         label = f"{metrics['model']}/{metrics['path']} on {metrics['data_label']}"
         loss_ax.plot(epochs, [e["train_loss"] for e in metrics["epochs"]], marker="o", label=label)
@@ -377,9 +385,11 @@ def _speedup_section(ratios: pd.DataFrame) -> Section:
 def _scaling_section(jobs: pd.DataFrame) -> list[Section]:
     if jobs.empty:
         return []
-    note = ("efficiency = images/s of N processes / (N x images/s of one process, same recipe and per-rank batch);"
-            " communication = share of a training step's time spent in gradient all-reduce that backward did not"
-            " hide (steps timed with and without DDP's no_sync)")  # fmt: skip
+    note = (
+        "efficiency = images/s of N processes / (N x images/s of one process, same recipe and per-rank batch);"
+        " communication = share of a training step's time spent in gradient all-reduce that backward did not"
+        " hide (steps timed with and without DDP's no_sync)"
+    )
     return [Section("Data-parallel scaling (DDP)", [note], jobs)]
 
 
@@ -415,7 +425,7 @@ def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | No
         images = plots(table, ratios, staging)
         extra = [training_curves(collection, staging), gpu_timelines([p for p, _ in collection.records], staging)]
         images += [image for image in extra if image]
-        write_atomic(staging / "results.csv", table.drop(columns=["samples"]).to_csv(index=False))
+        write_atomic(staging / "results.csv", table.drop(columns=INTERNAL).to_csv(index=False))
         head = [
             _context(table),
             Section("Doubts", doubts(table, collection.skipped, collection.failures()) or ["none found"]),

@@ -68,12 +68,28 @@ def resolve(target: Target) -> list[tuple[str, str]]:
         report = Path(tmp) / "report.json"
         platforms = [arg for tag in PLATFORMS for arg in ("--platform", tag)]
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-             "--target", str(Path(tmp) / "unused"), "--report", str(report), "--only-binary=:all:",
-             "--implementation", "cp", "--python-version", target.python, *platforms,
-             *requirements(target.extras)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--quiet",
+                "--ignore-installed",
+                "--target",
+                str(Path(tmp) / "unused"),
+                "--report",
+                str(report),
+                "--only-binary=:all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                target.python,
+                *platforms,
+                *requirements(target.extras),
+            ],
             check=True,
-        )  # fmt: skip
+        )
         installed = json.loads(report.read_text())["install"]
     return sorted((canonical(item["metadata"]["name"]), item["metadata"]["version"]) for item in installed)
 

@@ -41,8 +41,9 @@ def write_batches(root: Path, per_batch: int = 20, test: int = 30) -> Path:
 def write_npz(path: Path, train: int = 100, test: int = 40, **override: np.ndarray) -> Path:
     train_images, train_labels = images_and_labels(train, seed=1)
     test_images, test_labels = images_and_labels(test, seed=2)
-    arrays = dict(train_images=train_images, train_labels=train_labels, test_images=test_images,
-                  test_labels=test_labels)  # fmt: skip
+    arrays = dict(
+        train_images=train_images, train_labels=train_labels, test_images=test_images, test_labels=test_labels
+    )
     arrays.update(override)
     np.savez_compressed(path, **arrays)
     return path

@@ -48,8 +48,15 @@ class FakeNvml:
 
     NVMLError = NVMLError
 
-    def __init__(self, *, init_error: int | None = None, unsupported: tuple[str, ...] = (), reasons: int = 0,
-                 power_mw: int = 300_000, lost_after: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        init_error: int | None = None,
+        unsupported: tuple[str, ...] = (),
+        reasons: int = 0,
+        power_mw: int = 300_000,
+        lost_after: int | None = None,
+    ) -> None:
         self.init_error, self.unsupported, self.reasons = init_error, set(unsupported), reasons
         self.power_mw, self.lost_after = power_mw, lost_after
         self.reads = 0

@@ -18,6 +18,12 @@ def run_python(
     ``popen``: more of ``subprocess.run``'s arguments (e.g. ``preexec_fn``)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
-        [sys.executable, *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False,
+        [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
         **popen,
-    )  # fmt: skip
+    )

@@ -27,9 +27,9 @@ from PIL import Image
 from processes import ROOT, run_python
 
 from bench import history
-from tools import soak
 from bench.cli import main
 from bench.report import build
+from tools import soak
 from tools.detector import main as detector_main
 from workloads.cifar.data import BATCHES_DIR
 
@@ -431,8 +431,9 @@ def test_detector_refuses_bad_options_in_one_line(capsys, argv: list[str], messa
 def test_pytest_entry_point_refuses_bad_options(workspace: Path) -> None:
     """The suite run straight through pytest (as the README shows): pytest's own usage-error code, 4."""
     before = snapshot(workspace)
-    done = run_python("-m", "pytest", str(ROOT / "bench" / "suite"), "-p", "no:cacheprovider", "--bench-workload=nope",
-                      cwd=workspace)  # fmt: skip
+    done = run_python(
+        "-m", "pytest", str(ROOT / "bench" / "suite"), "-p", "no:cacheprovider", "--bench-workload=nope", cwd=workspace
+    )
     assert done.returncode == 4
     assert "unknown workload 'nope'" in done.stderr and "Traceback" not in done.stderr + done.stdout
     assert snapshot(workspace) == before
@@ -452,8 +453,18 @@ def test_nox_sessions_fail_with_the_reason(workspace: Path, argv: list[str], mes
     pytest.importorskip("nox", reason="nox is not installed here")
     before = snapshot(workspace)
     python_first = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # nox runs "python"
-    done = run_python("-m", "nox", "--no-venv", "--no-install", "-f", str(ROOT / "noxfile.py"), *argv,
-                      cwd=workspace, timeout=300, env={"PATH": python_first})  # fmt: skip
+    done = run_python(
+        "-m",
+        "nox",
+        "--no-venv",
+        "--no-install",
+        "-f",
+        str(ROOT / "noxfile.py"),
+        *argv,
+        cwd=workspace,
+        timeout=300,
+        env={"PATH": python_first},
+    )
     output = done.stdout + done.stderr  # nox passes its commands' output on to its stdout
     assert done.returncode == 1, output
     assert message in output and "Traceback" not in output
@@ -478,9 +489,22 @@ def small_files(limit: int) -> Callable[[], None]:
 def test_a_run_whose_record_cannot_be_written_leaves_nothing_half_written(workspace: Path) -> None:
     """The command and environment files fit; the record (tens of KB of per-round times) does not."""
     before = snapshot(workspace)
-    done = run_python("-m", "bench", "run", "--quick", "--workload", "diagonal", "--max-time", "0.3",
-                      "--out", str(workspace / "results" / "runs"), "--", "-q",
-                      cwd=workspace, preexec_fn=small_files(16 * 1024))  # fmt: skip
+    done = run_python(
+        "-m",
+        "bench",
+        "run",
+        "--quick",
+        "--workload",
+        "diagonal",
+        "--max-time",
+        "0.3",
+        "--out",
+        str(workspace / "results" / "runs"),
+        "--",
+        "-q",
+        cwd=workspace,
+        preexec_fn=small_files(16 * 1024),
+    )
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("bench:")]
     assert len(errors) == 1 and "cannot write the run record" in errors[0] and "File too large" in errors[0]
@@ -493,8 +517,9 @@ def full_disk(workspace: Path) -> Iterator[Path]:
     """A tiny tmpfs holding an earlier run and report, with every byte of it then used."""
     disk = workspace / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
-                             check=False)  # fmt: skip
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, check=False
+    )
     if mounted.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root); the size-limit test covers the write path")
     try:

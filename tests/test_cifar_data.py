@@ -188,8 +188,20 @@ def test_cli_refuses_bad_data_before_writing_anything(tmp_path: Path) -> None:
 
     bad = _bad_npz(tmp_path, train_labels=np.full(100, 12))
     out = tmp_path / "runs"
-    done = run_python("-m", "bench", "run", "--quick", "--workload", "cifar_train", "--data-root", str(bad),
-                      "--out", str(out), cwd=tmp_path, timeout=300)  # fmt: skip
+    done = run_python(
+        "-m",
+        "bench",
+        "run",
+        "--quick",
+        "--workload",
+        "cifar_train",
+        "--data-root",
+        str(bad),
+        "--out",
+        str(out),
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"bench: error: {bad}: train labels out of range 0..9 (found 12..12)"]
     assert not out.exists()

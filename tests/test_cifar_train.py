@@ -25,8 +25,10 @@ def test_lenet5_is_the_tutorials() -> None:
     model = LeNet5()
     assert [type(m).__name__ for m in model.features] == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d"]
     assert [(m.in_features, m.out_features) for m in model.classifier if isinstance(m, torch.nn.Linear)] == [
-        (400, 120), (120, 84), (84, 10)
-    ]  # fmt: skip
+        (400, 120),
+        (120, 84),
+        (84, 10),
+    ]
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
 
@@ -53,8 +55,13 @@ def test_batched_crop_and_flip_is_a_random_crop_of_the_padded_image_maybe_flippe
 
     offsets, flips = set(), 0
     for n in range(len(images)):
-        found = [(dy, dx, flip) for dy in range(9) for dx in range(9) for flip in (False, True)
-                 if torch.equal(out[n], window(n, dy, dx, flip))]  # fmt: skip
+        found = [
+            (dy, dx, flip)
+            for dy in range(9)
+            for dx in range(9)
+            for flip in (False, True)
+            if torch.equal(out[n], window(n, dy, dx, flip))
+        ]
         assert found, f"sample {n} is no crop of its padded image"
         offsets.add(found[0][:2])
         flips += found[0][2]
@@ -122,8 +129,24 @@ def test_lenet5_learns_the_jpeg_copy_in_one_epoch() -> None:
 
 
 def _run(out: Path, npz: Path) -> dict:
-    done = run_python("-m", "bench", "run", "--quick", "--workload", "cifar_train", "--param", "model=lenet5",
-                      "--data-root", str(npz), "--out", str(out), "--", "-q", cwd=out.parent, timeout=600)  # fmt: skip
+    done = run_python(
+        "-m",
+        "bench",
+        "run",
+        "--quick",
+        "--workload",
+        "cifar_train",
+        "--param",
+        "model=lenet5",
+        "--data-root",
+        str(npz),
+        "--out",
+        str(out),
+        "--",
+        "-q",
+        cwd=out.parent,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     (run_dir,) = out.iterdir()
     return json.loads((run_dir / "benchmark.json").read_text()) | {"run_dir": str(run_dir)}

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from processes import run_python
 
-from tools import detector as validation
 from bench.cli import main
 from bench.compare import Thresholds
 from bench.errors import UsageError
+from tools import detector as validation
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 
@@ -154,8 +154,10 @@ def test_the_recorder_measures_what_it_says() -> None:
     for interleaved in (True, False):
         recording = validation.record(trials=3, rounds=5, interleaved=interleaved)
         assert len(recording["trials"]) == 3 and recording["design"] == ("interleaved" if interleaved else "sequential")
-        assert all(sorted(t) == ["again", "baseline", "slower"] and all(len(v) == 5 for v in t.values())
-                   for t in recording["trials"])  # fmt: skip
+        assert all(
+            sorted(t) == ["again", "baseline", "slower"] and all(len(v) == 5 for v in t.values())
+            for t in recording["trials"]
+        )
         assert validation.rates(recording).trials == 3
 
 

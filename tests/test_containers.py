@@ -97,8 +97,10 @@ def test_the_images_requirement_list_is_the_packages(tmp_path: Path) -> None:
     assert [str(r) for r in listed[: len(project["dependencies"])]] == [
         str(Requirement(d)) for d in project["dependencies"]
     ]
-    assert {r.name: str(r.specifier) for r in listed[-2:]} == {"torch": f"=={lock_pair()[0]}",
-                                                               "torchvision": f"=={lock_pair()[1]}"}  # fmt: skip
+    assert {r.name: str(r.specifier) for r in listed[-2:]} == {
+        "torch": f"=={lock_pair()[0]}",
+        "torchvision": f"=={lock_pair()[1]}",
+    }
 
 
 IMAGE_ENV = {
@@ -121,9 +123,16 @@ def test_a_run_in_an_image_goes_to_its_results_volume_and_says_which_image(tmp_p
     assert list(elsewhere.iterdir()) == []
     recorded = json.loads((run_dir / "benchmark.json").read_text())["machine_info"]["container"]
     engine = next((name for name, marker in envinfo.ENGINE_MARKERS if marker.exists()), None)  # this host's
-    assert recorded == {"in_container": True, "engine": engine, "flavor": "cpu", "version": "0.1.0",
-                        "revision": "0123456789abcdef", "image": "torch-bench-suite:cpu",
-                        "image_id": IMAGE_ENV["BENCH_IMAGE_ID"], "root_read_only": False}  # fmt: skip
+    assert recorded == {
+        "in_container": True,
+        "engine": engine,
+        "flavor": "cpu",
+        "version": "0.1.0",
+        "revision": "0123456789abcdef",
+        "image": "torch-bench-suite:cpu",
+        "image_id": IMAGE_ENV["BENCH_IMAGE_ID"],
+        "root_read_only": False,
+    }
     assert json.loads((run_dir / "environment.json").read_text())["container"] == recorded
 
     host_run = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
@@ -145,8 +154,12 @@ def test_where_a_run_is_made_is_told_by_the_engines_marker_files(
     if marker:
         (tmp_path / marker).touch()
     nothing = dict.fromkeys(("flavor", "version", "revision", "image", "image_id"))
-    assert envinfo.container() == {"in_container": marker is not None, "engine": marker, **nothing,
-                                   "root_read_only": False}  # fmt: skip
+    assert envinfo.container() == {
+        "in_container": marker is not None,
+        "engine": marker,
+        **nothing,
+        "root_read_only": False,
+    }
 
 
 def test_podman_is_told_by_its_environment_where_its_marker_file_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:

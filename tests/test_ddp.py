@@ -28,12 +28,21 @@ RECIPE = {"epochs": 1, "lr": 0.01, "train_images": 512, "test_images": 128, "tar
 TOLERANCE = 1e-5
 
 
-def run_job(tmp_path: Path, world: int, batch: int, path: str = "tensor", model: str = "lenet5",
-            timeout: float = 120) -> tuple[dict, Path]:  # fmt: skip
+def run_job(
+    tmp_path: Path, world: int, batch: int, path: str = "tensor", model: str = "lenet5", timeout: float = 120
+) -> tuple[dict, Path]:
     result, weights = tmp_path / f"result-{world}.json", tmp_path / f"weights-{world}.pt"
     params = {**RECIPE, "batch": batch, "path": path, "model": model}
-    arguments = ["--settings", distributed.encode_settings(SETTINGS), "--params", json.dumps(params),
-                 "--result", str(result), "--save-weights", str(weights)]  # fmt: skip
+    arguments = [
+        "--settings",
+        distributed.encode_settings(SETTINGS),
+        "--params",
+        json.dumps(params),
+        "--result",
+        str(result),
+        "--save-weights",
+        str(weights),
+    ]
     return distributed.launch("workloads.cifar.ddp_rank", arguments, world, result, timeout), weights
 
 

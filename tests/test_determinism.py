@@ -22,9 +22,20 @@ from bench.digest import result_sha256
 from bench.registry import all_workloads
 
 OPTIONS = [
-    "--quick", "--seed", "5", "--max-time", "0.01", "--telemetry-hz", "0",
-    "--data-source", "synthetic", "--param", "train_images=64", "--param", "test_images=32",
-]  # fmt: skip
+    "--quick",
+    "--seed",
+    "5",
+    "--max-time",
+    "0.01",
+    "--telemetry-hz",
+    "0",
+    "--data-source",
+    "synthetic",
+    "--param",
+    "train_images=64",
+    "--param",
+    "test_images=32",
+]
 SELECTION = ["-k", "not cifar_ddp or (lenet5 and tensor and all)"]  # one DDP job: 2 ranks, LeNet5, tensor path
 
 

@@ -23,9 +23,15 @@ def bench_run(out: Path, *argv: str, cap: int | None = None) -> subprocess.Compl
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
     return subprocess.run(
-        [sys.executable, "-m", "bench", "run", *argv, "--out", str(out), "--", "-q"], capture_output=True, text=True,
-        cwd=out.parent, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=limit, timeout=600, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "bench", "run", *argv, "--out", str(out), "--", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=out.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=limit,
+        timeout=600,
+        check=False,
+    )
 
 
 def record_of(out: Path) -> tuple[Path, dict]:
@@ -37,8 +43,9 @@ def test_a_case_past_its_time_limit_fails_alone(tmp_path: Path) -> None:
     """mm at n=4000 needs six or more calls of over a second each here (calibration, warm-up, three
     rounds): far past 2 s on any CPU of this kind; rowwise's smoke cases take milliseconds."""
     out = tmp_path / "runs"
-    done = bench_run(out, "--quick", "--workload", "mm", "--workload", "rowwise", "--param", "n=4000",
-                     "--case-timeout", "2")  # fmt: skip
+    done = bench_run(
+        out, "--quick", "--workload", "mm", "--workload", "rowwise", "--param", "n=4000", "--case-timeout", "2"
+    )
     assert done.returncode == 1, done.stderr[-2000:]
     run_dir, record = record_of(out)
     failed = {f["id"]: f["error"] for f in record["bench"]["failed"]}
@@ -52,8 +59,7 @@ def test_a_case_past_its_time_limit_fails_alone(tmp_path: Path) -> None:
 
 def test_a_case_out_of_memory_fails_alone_under_a_memory_cap(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    done = bench_run(out, "--quick", "--workload", "mm", "--workload", "rowwise", "--param", "n=50000",
-                     cap=MEMORY_CAP)  # fmt: skip
+    done = bench_run(out, "--quick", "--workload", "mm", "--workload", "rowwise", "--param", "n=50000", cap=MEMORY_CAP)
     assert done.returncode == 1, done.stderr[-2000:]
     _, record = record_of(out)
     failed = record["bench"]["failed"]

@@ -136,8 +136,12 @@ def test_a_process_killed_mid_append_leaves_the_store_as_it_was(tmp_path: Path) 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for index in range(BIG_RUNS):
         run = big_record(tmp_path, index)
-        child = subprocess.Popen([sys.executable, "-m", "bench", "history", "append", str(run), "--db", str(store)],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bench", "history", "append", str(run), "--db", str(store)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while not journal.exists() and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.0005)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from processes import ROOT
 
+from bench.record import RunRecord
 from tools.soak import snapshot
-from bench.summary import load_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 STARTED = "cases on cpu"  # the line `bench run` prints once its run folder exists and pytest starts
@@ -25,11 +25,25 @@ STARTED = "cases on cpu"  # the line `bench run` prints once its run folder exis
 
 def start_run(out: Path, *selection: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", *(selection or ("--family", "matrix")), "--max-time", "0.5",
-         "--out", str(out), "--", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out.parent,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            *(selection or ("--family", "matrix")),
+            "--max-time",
+            "0.5",
+            "--out",
+            str(out),
+            "--",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=out.parent,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
 
 
 def wait_for_start(run: subprocess.Popen[str], timeout: float = 120, line: str = STARTED) -> None:
@@ -66,9 +80,9 @@ def test_a_stopped_run_saves_what_finished_marked_partial(tmp_path: Path, sent: 
     assert code == 130, err[-2000:]
     assert "Traceback" not in err
     assert f"interrupted by {sent.name}; a record marked partial with the" in err
-    record = load_run(run_dir)  # a valid record, through the same checks as any other
-    assert record["bench"]["partial"] is True and record["bench"]["interrupted_by"] == sent.name
-    assert 1 <= len(record["benchmarks"]) < record["bench"]["cases_planned"]
+    record = RunRecord.from_json(run_dir)  # a valid record, through the same checks as any other
+    assert record.partial is True and record.interrupted_by == sent.name
+    assert 1 <= len(record.cases) < record.cases_planned
 
 
 def test_sigkill_leaves_earlier_runs_untouched_and_no_half_record(tmp_path: Path) -> None:
@@ -104,6 +118,6 @@ def test_a_signal_after_the_last_case_keeps_the_whole_record(tmp_path: Path) -> 
     assert run.returncode == 0, err
     assert "Traceback" not in err
     (run_dir,) = out.iterdir()
-    record = load_run(run_dir)
-    assert record["bench"]["partial"] is False and len(record["benchmarks"]) == record["bench"]["cases_planned"]
+    record = RunRecord.from_json(run_dir)
+    assert record.partial is False and len(record.cases) == record.cases_planned
     assert not list(run_dir.glob(".*")), "no temporary file left"

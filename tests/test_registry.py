@@ -8,8 +8,17 @@ from bench.errors import UsageError
 from bench.registry import DEVICE_TYPES, REQUIRED_SIZES, all_workloads, plan, select, workload
 
 SEED_FAMILIES = {
-    "tensors", "math", "matrix", "autograd", "layers", "losses", "optim", "recurrent", "checkpoint", "cifar10"
-}  # fmt: skip
+    "tensors",
+    "math",
+    "matrix",
+    "autograd",
+    "layers",
+    "losses",
+    "optim",
+    "recurrent",
+    "checkpoint",
+    "cifar10",
+}
 
 
 def test_every_family_of_the_tutorial_is_there() -> None:

@@ -69,13 +69,19 @@ def test_cpu_vs_gpu_speedup_and_its_interval(cpu_run: Path, tmp_path: Path) -> N
 
 def test_where_the_gpu_starts_to_win() -> None:
     """CONSTRUCTED ratios: mm at three sizes (and another op that never wins), as a report would have them."""
-    rows = [("mm", 256, "mm", 0.6, 0.5, 0.7), ("mm", 1024, "mm", 3.0, 2.5, 3.5), ("mm", 64, "mm", 0.1, 0.05, 0.2),
-            ("mm", 256, "matmul", 0.5, 0.4, 0.6), ("mm", 1024, "matmul", 0.9, 0.8, 1.1)]  # fmt: skip
+    rows = [
+        ("mm", 256, "mm", 0.6, 0.5, 0.7),
+        ("mm", 1024, "mm", 3.0, 2.5, 3.5),
+        ("mm", 64, "mm", 0.1, 0.05, 0.2),
+        ("mm", 256, "matmul", 0.5, 0.4, 0.6),
+        ("mm", 1024, "matmul", 0.9, 0.8, 1.1),
+    ]
     ratios = pd.DataFrame(
         {
             "workload": [r[0] for r in rows],
             "case": [f"mm/n={r[1]}/op={r[2]}/float32" for r in rows],
             "params": [json.dumps({"n": r[1], "op": r[2]}) for r in rows],
+            "variant": [json.dumps({"op": r[2]}) for r in rows],
             "dtype": "float32",
             "cpu_median_s": [r[1] ** 3 * 1e-9 for r in rows],
             "speedup": [r[3] for r in rows],

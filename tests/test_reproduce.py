@@ -68,8 +68,9 @@ def reproduce(tmp_path: Path, bands: str, *argv: str) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize(("low", "high", "code", "word"), [(0.0, 1.0, 0, "PASS"), (0.99, 1.0, 1, "MISS")])
-def test_verdict_against_the_band(tmp_path: Path, small_cifar: Path, low: float, high: float, code: int,
-                                  word: str) -> None:  # fmt: skip
+def test_verdict_against_the_band(
+    tmp_path: Path, small_cifar: Path, low: float, high: float, code: int, word: str
+) -> None:
     got, lines = reproduce(
         tmp_path, BAND.format(data="npz-unverified", low=low, high=high), "--data-root", str(small_cifar)
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from fakes import FakeDevice
 
 from bench import timing
+from bench.compare import Thresholds, compare
 from bench.context import RunContext, RunSettings
-from bench.registry import all_workloads
+from bench.registry import all_workloads, plan, select
 from bench.runner import run_case, run_cases, time_rounds
 from bench.suite.test_workloads import fixture_rounds
 from bench.timing import RoundPlan, RoundPolicy, round_clock
@@ -101,3 +104,13 @@ def test_real_cuda_events() -> None:
     result = run_case(case, cuda, QUICK)
     assert result.rates["basis"] == "cuda_event" and result.device_time["median_s"] > 0
     assert result.cuda_max_memory_allocated >= 3 * 1024 * 1024 * 4
+
+
+def test_a_record_of_the_previous_schema_compares_with_a_new_one(ctx, tmp_path) -> None:
+    """The committed v1 record (the previous main's) against a v2 record written by the runner now."""
+    old = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
+    new = tmp_path / "benchmark.json"
+    new.write_text(run_cases(plan(select(names=["mm"]), "smoke", "cpu"), ctx, QUICK).to_json())
+    result = compare(old, new, Thresholds.parse([]), allow_mismatch=True)  # another day's machine
+    assert sorted(v.case for v in result.verdicts) == ["mm/n=64/op=matmul/float32", "mm/n=64/op=mm/float32"]
+    assert not result.only_current and not result.different_results

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from processes import run_python
 
+from bench.record import RunRecord
 from tools.soak import Fate, Process, check_folder, judge_append, judge_run, left_behind, schedule, snapshot
-from bench.summary import load_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 # Seed 298's three runs are interrupted or killed 3.2-3.9 s after their cases start, which take
@@ -19,11 +19,14 @@ SEED = 298
 
 def test_a_short_soak_interrupts_and_kills_real_runs_and_finds_nothing_wrong(tmp_path: Path) -> None:
     assert [str(f) for f in schedule(3, SEED)] == [
-        "SIGINT started+3.70s", "SIGTERM started+3.21s", "SIGKILL started+3.92s, append SIGKILL +0.18s"
-    ]  # fmt: skip
+        "SIGINT started+3.70s",
+        "SIGTERM started+3.21s",
+        "SIGKILL started+3.92s, append SIGKILL +0.18s",
+    ]
     out = tmp_path / "soak"
-    done = run_python("-m", "tools.soak", "--runs", "3", "--seed", str(SEED), "--out", str(out), cwd=tmp_path,
-                      timeout=300)  # fmt: skip
+    done = run_python(
+        "-m", "tools.soak", "--runs", "3", "--seed", str(SEED), "--out", str(out), cwd=tmp_path, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     summary = json.loads((out / "soak.json").read_text())
     assert summary["fates"] == {"SIGINT": 1, "SIGTERM": 1, "SIGKILL": 1} and summary["violations"] == 0
@@ -51,12 +54,13 @@ def test_the_checks_catch_a_changed_file_a_truncated_record_and_leftovers(tmp_pa
 
 
 def test_the_judges_catch_wrong_exit_codes_tracebacks_and_half_appends() -> None:
-    record = load_run(FIXTURE)
+    record = RunRecord.from_json(FIXTURE)
     sigterm = Fate("SIGTERM", "spawn", 0.4)
     assert judge_run(sigterm, Process(130, True, "", ""), "no-record", None) == []
     assert judge_run(sigterm, Process(-15, True, "", ""), "no-folder", None) == ["exit -15, expected 130"]
-    late = judge_run(sigterm, Process(-2, True, "", "Traceback (most recent call last):\nKeyboardInterrupt\n"),
-                     "complete", record)  # fmt: skip
+    late = judge_run(
+        sigterm, Process(-2, True, "", "Traceback (most recent call last):\nKeyboardInterrupt\n"), "complete", record
+    )
     assert late == ["exit -2, expected 0 or 1", "traceback on stderr (KeyboardInterrupt)"]
     assert judge_run(Fate(None), Process(0, False, "", ""), "partial", record)  # undisturbed, yet partial
     earlier, mine = {("run", "earlier", "sha")}, {("run", FIXTURE.name, "sha2")}

@@ -92,8 +92,20 @@ def test_show_prints_a_table_of_the_run(smoke_run) -> None:
 
 def test_seed_configurations_all_run(tmp_path: Path) -> None:
     """Every tutorial configuration but the 10-epoch trainings (test_reproduce covers those recipes)."""
-    done = bench("run", "--size", "seed", "--max-time", "0.01", "-m", "not training", "--out", str(tmp_path),
-                 "--", "-q", cwd=tmp_path)  # fmt: skip
+    done = bench(
+        "run",
+        "--size",
+        "seed",
+        "--max-time",
+        "0.01",
+        "-m",
+        "not training",
+        "--out",
+        str(tmp_path),
+        "--",
+        "-q",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     record = json.loads((only_run(tmp_path) / "benchmark.json").read_text())
     expected = {c.id for w in all_workloads().values() if "training" not in w.tags for c in w.cases("seed", "cpu")}
@@ -110,10 +122,19 @@ def test_markers_select_by_family_and_tag(tmp_path: Path) -> None:
 def test_pytest_selects_with_k_directly(tmp_path: Path) -> None:
     out = tmp_path / "direct.json"
     done = run_python(
-        "-m", "pytest", str(ROOT / "bench" / "suite"), "-q", "-p", "no:cacheprovider",
-        "--bench-quick", "--bench-family=matrix", "-k", "diagonal and trace", f"--benchmark-json={out}",
+        "-m",
+        "pytest",
+        str(ROOT / "bench" / "suite"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--bench-quick",
+        "--bench-family=matrix",
+        "-k",
+        "diagonal and trace",
+        f"--benchmark-json={out}",
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stdout[-2000:]
     (result,) = json.loads(out.read_text())["benchmarks"]
     assert result["param"] == "diagonal/n=64/op=trace/float32"

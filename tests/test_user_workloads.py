@@ -112,3 +112,16 @@ def test_installed_packages_register_workloads_through_the_entry_point_group(tmp
     listed = bench("list", "--family", "transformer", cwd=tmp_path, env={"PYTHONPATH": f"{tmp_path}:{ROOT}"})
     assert listed.returncode == 0, listed.stderr
     assert "transformer_block" in listed.stdout
+
+
+def test_a_checkout_that_is_not_installed_finds_the_built_in_set_in_its_pyproject(monkeypatch) -> None:
+    """As on the GPU machine, which runs the suite from the working tree on PYTHONPATH."""
+    from importlib import metadata  # noqa: PLC0415
+
+    from bench import plugins  # noqa: PLC0415
+
+    def not_installed(name: str) -> None:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(plugins.metadata, "distribution", not_installed)
+    assert plugins.declared_entry_points() == [("builtin", "workloads")]

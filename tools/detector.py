@@ -91,9 +91,11 @@ class Rates:
     caught: int  # A/B judged slower
 
     def __str__(self) -> str:
-        return (f"{self.trials} trials: A/A flagged slower in {self.false_alarms} "
-                f"({self.false_alarms / self.trials:.0%}), +20 % flagged in {self.caught} "
-                f"({self.caught / self.trials:.0%})")  # fmt: skip
+        return (
+            f"{self.trials} trials: A/A flagged slower in {self.false_alarms} "
+            f"({self.false_alarms / self.trials:.0%}), +20 % flagged in {self.caught} "
+            f"({self.caught / self.trials:.0%})"
+        )
 
 
 def rates(recording: dict[str, Any], effect: float = DEFAULT_EFFECT, confidence: float = CONFIDENCE) -> Rates:
@@ -123,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:
             print(f"{parser.prog}: error: cannot write {args.save}: {error.strerror}", file=sys.stderr)
             return EXIT_USAGE
-    print(f"detector on {recording['design']} timings recorded now on {recording['machine']} "
-          f"({args.rounds} rounds a series): {rates(recording)}")  # fmt: skip
+    print(
+        f"detector on {recording['design']} timings recorded now on {recording['machine']} "
+        f"({args.rounds} rounds a series): {rates(recording)}"
+    )
     return EXIT_OK
 
 

@@ -36,8 +36,8 @@ import bench
 from bench import runs
 from bench.arguments import OneLineParser, positive_int
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BenchError, UsageError
+from bench.record import RunRecord
 from bench.runs import BENCHMARK_JSON
-from bench.summary import load_run, timing_of
 
 ROOT = Path(bench.__file__).parents[1]  # first on the children's path: they run this checkout
 # 23 smoke cases of BLAS, linalg and shape ops, each timed for 0.2 s, so that the cases take about
@@ -174,33 +174,36 @@ def check_folder(
 ) -> tuple[list[str], list[str]]:
     """After one step: the violations (an earlier file changed or gone, except ``may_change``; a
     record or JSON file that does not load) and the temporary files the step left."""
-    problems = [f"{name}: {'changed' if name in after else 'gone'}"
-                for name, digest in before.items() if name not in may_change and after.get(name) != digest]  # fmt: skip
+    problems = [
+        f"{name}: {'changed' if name in after else 'gone'}"
+        for name, digest in before.items()
+        if name not in may_change and after.get(name) != digest
+    ]
     for name in after:
         path = folder / name
         if is_temporary(path.name) or path.suffix != ".json":
             continue
         try:
-            load_run(path) if path.name == BENCHMARK_JSON else runs.read_json(path)
-        except UsageError as error:
+            RunRecord.from_json(path) if path.name == BENCHMARK_JSON else runs.read_json(path)
+        except BenchError as error:
             problems.append(str(error))
     return problems, sorted(n for n in after if n not in before and is_temporary(Path(n).name))
 
 
-def record_of(run_dir: Path | None) -> tuple[str, dict[str, Any] | None]:
+def record_of(run_dir: Path | None) -> tuple[str, RunRecord | None]:
     """The run folder's record and its state: no-folder, no-record, unreadable, partial or complete."""
     if run_dir is None:
         return "no-folder", None
     if not (run_dir / BENCHMARK_JSON).exists():
         return "no-record", None
     try:
-        record = load_run(run_dir)
-    except UsageError:
+        record = RunRecord.from_json(run_dir)
+    except BenchError:
         return "unreadable", None  # check_folder reports it
-    return ("partial" if record.get("bench", {}).get("partial") else "complete"), record
+    return ("partial" if record.partial else "complete"), record
 
 
-def judge_run(fate: Fate, process: Process, state: str, record: dict[str, Any] | None) -> list[str]:
+def judge_run(fate: Fate, process: Process, state: str, record: RunRecord | None) -> list[str]:
     """What a run with this fate, end and record breaks of the README's promises."""
     if process.code is None:
         return ["still running at the timeout (killed)"]
@@ -213,11 +216,11 @@ def judge_run(fate: Fate, process: Process, state: str, record: dict[str, Any] |
         problems.append(f"exit {process.code}, expected {' or '.join(map(str, sorted(expected)))}")
     if not process.delivered and state != "complete":
         problems.append(f"ended undisturbed with {state} instead of a complete record")
-    section = (record or {}).get("bench", {})
-    if state == "partial" and section.get("interrupted_by") != fate.signal:
-        problems.append(f"marked partial, interrupted_by {section.get('interrupted_by')!r}, sent {fate.signal}")
-    if state == "complete" and len(record["benchmarks"]) + len(section["failed"]) < section["cases_planned"]:
-        problems.append(f"not marked partial, but holds {len(record['benchmarks'])} of {section['cases_planned']}")
+    interrupted_by = record.interrupted_by if record else None
+    if state == "partial" and interrupted_by != fate.signal:
+        problems.append(f"marked partial, interrupted_by {interrupted_by!r}, sent {fate.signal}")
+    if state == "complete" and record and len(record.cases) + len(record.failed) < (record.cases_planned or 0):
+        problems.append(f"not marked partial, but holds {len(record.cases)} of {record.cases_planned}")
     if fate.signal != "SIGKILL" and TRACEBACK in process.stderr:
         problems.append(f"traceback on stderr ({process.stderr.strip().splitlines()[-1]})")
     return problems
@@ -239,13 +242,13 @@ def store_rows(store: Path) -> tuple[Rows, str]:
 
 
 def judge_append(
-    process: Process, run_dir: Path, record: dict[str, Any], before: Rows, after: Rows, integrity: str
+    process: Process, run_dir: Path, record: RunRecord, before: Rows, after: Rows, integrity: str
 ) -> list[str]:
     """What an append broke: earlier rows lost, a half-appended run, an exit code that disagrees
     with what the store shows, a damaged store."""
     if process.code is None:
         return ["append still running at the timeout (killed)"]
-    results = sum(1 for b in record["benchmarks"] if timing_of(b)[2])
+    results = sum(1 for case in record.cases if case.timing.samples)
     whole = 1 + results if results else 0  # the run's row and its results; a run without any is refused
     added = after - before
     problems = [f"store integrity_check: {integrity}"] if integrity != "ok" else []
@@ -276,7 +279,7 @@ def evidence(process: Process, problems: list[str]) -> dict[str, str]:
     return {"stdout_tail": process.stdout[-2000:], "stderr_tail": process.stderr[-6000:]} if problems else {}
 
 
-def append_step(out: Path, run_dir: Path, record: dict[str, Any], kill: float | None, timeout: float) -> dict[str, Any]:
+def append_step(out: Path, run_dir: Path, record: RunRecord, kill: float | None, timeout: float) -> dict[str, Any]:
     """``bench history append`` of the run into the soak's store, SIGKILLed after ``kill`` s if given."""
     store = out / STORE
     before, (rows_before, _) = snapshot(out), store_rows(store)
@@ -286,9 +289,15 @@ def append_step(out: Path, run_dir: Path, record: dict[str, Any], kill: float | 
     rows_after, integrity = store_rows(store)
     problems += left_behind("append", process.delivered, temporary)
     problems += judge_append(process, run_dir, record, rows_before, rows_after, integrity)
-    return {"kill_after": kill, "delivered": process.delivered, "exit": process.code,
-            "rows_added": len(rows_after - rows_before), "temporary": temporary, "violations": problems,
-            **evidence(process, problems)}  # fmt: skip
+    return {
+        "kill_after": kill,
+        "delivered": process.delivered,
+        "exit": process.code,
+        "rows_added": len(rows_after - rows_before),
+        "temporary": temporary,
+        "violations": problems,
+        **evidence(process, problems),
+    }
 
 
 def run_step(index: int, fate: Fate, out: Path, selection: Sequence[str], timeout: float) -> dict[str, Any]:
@@ -305,11 +314,22 @@ def run_step(index: int, fate: Fate, out: Path, selection: Sequence[str], timeou
     problems += left_behind("run", process.delivered and fate.signal == "SIGKILL", temporary)
     problems += judge_run(fate, process, state, record)
     problems += [f"{len(made)} run folders from one run"] if len(made) > 1 else []
-    cases = None if record is None else f"{len(record['benchmarks'])}/{record['bench']['cases_planned']}"
+    cases = None if record is None else f"{len(record.cases)}/{record.cases_planned}"
     append = None if record is None else append_step(out, run_dir, record, fate.append_kill, timeout)
-    return {"run": index, **asdict(fate), "fate": fate.name, "delivered": process.delivered, "exit": process.code,
-            "record": state, "cases": cases, "run_dir": run_dir.name if run_dir else None, "temporary": temporary,
-            "violations": problems, **evidence(process, problems), "append": append}  # fmt: skip
+    return {
+        "run": index,
+        **asdict(fate),
+        "fate": fate.name,
+        "delivered": process.delivered,
+        "exit": process.code,
+        "record": state,
+        "cases": cases,
+        "run_dir": run_dir.name if run_dir else None,
+        "temporary": temporary,
+        "violations": problems,
+        **evidence(process, problems),
+        "append": append,
+    }
 
 
 def line(result: dict[str, Any], fate: Fate, total: int) -> str:
@@ -320,8 +340,10 @@ def line(result: dict[str, Any], fate: Fate, total: int) -> str:
     problems = result["violations"] + (append["violations"] if append else [])
     verdict = "ok" if not problems else "VIOLATION: " + "; ".join(problems)
     record = f"{result['record']} {result['cases'] or ''}"
-    return (f"{result['run']:>3}/{total}  {fate.run + landed:<30} "
-            f"exit {result['exit']!s:>4}  {record:<16} append {appended:<14} {verdict}")  # fmt: skip
+    return (
+        f"{result['run']:>3}/{total}  {fate.run + landed:<30} "
+        f"exit {result['exit']!s:>4}  {record:<16} append {appended:<14} {verdict}"
+    )
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -333,30 +355,50 @@ def table(results: list[dict[str, Any]]) -> str:
 
     appends = [r["append"] for r in results if r["append"]]
     groups = [(name, [r for r in results if r["fate"] == name]) for name in FATES]
-    groups += [("append", [a for a in appends if a["kill_after"] is None]),
-               ("append+SIGKILL", [a for a in appends if a["kill_after"] is not None])]  # fmt: skip
+    groups += [
+        ("append", [a for a in appends if a["kill_after"] is None]),
+        ("append+SIGKILL", [a for a in appends if a["kill_after"] is not None]),
+    ]
     rows = [("fate", "runs", "landed", "exit codes", "records (rows)", "temporary files", "violations")]
     for name, group in groups:
         outcomes = [g["record"] if "record" in g else "added" if g["rows_added"] else "none" for g in group]
-        rows.append((name, str(len(group)), str(sum(g["delivered"] for g in group)), counts([g["exit"] for g in group]),
-                     counts(outcomes),
-                     counts([Path(t).name for g in group for t in g["temporary"]]),
-                     str(sum(len(g["violations"]) for g in group))))  # fmt: skip
+        rows.append(
+            (
+                name,
+                str(len(group)),
+                str(sum(g["delivered"] for g in group)),
+                counts([g["exit"] for g in group]),
+                counts(outcomes),
+                counts([Path(t).name for g in group for t in g["temporary"]]),
+                str(sum(len(g["violations"]) for g in group)),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m tools.soak",
-                           description="quick real runs stopped at random by SIGINT, SIGTERM or SIGKILL, each checked",
-                           epilog="exit codes: 0 no invariant violated, 1 a violation, 2 bad arguments")  # fmt: skip
+    parser = OneLineParser(
+        prog="python -m tools.soak",
+        description="quick real runs stopped at random by SIGINT, SIGTERM or SIGKILL, each checked",
+        epilog="exit codes: 0 no invariant violated, 1 a violation, 2 bad arguments",
+    )
     parser.add_argument("--runs", type=positive_int, default=20, help="runs (default: 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the schedule (default: 0)")
     parser.add_argument("--out", type=Path, help="an empty or new folder (default: $BENCH_RESULTS/soak/<UTC time>)")
-    parser.add_argument("--timeout", type=positive_int, default=300, metavar="S",
-                        help="seconds one process may take before it counts as hung (default: 300)")  # fmt: skip
-    parser.add_argument("bench_args", nargs="*", metavar="ARGS",
-                        help=f"after --: bench run's selection (default: {' '.join(SELECTION)}; --quick)")  # fmt: skip
+    parser.add_argument(
+        "--timeout",
+        type=positive_int,
+        default=300,
+        metavar="S",
+        help="seconds one process may take before it counts as hung (default: 300)",
+    )
+    parser.add_argument(
+        "bench_args",
+        nargs="*",
+        metavar="ARGS",
+        help=f"after --: bench run's selection (default: {' '.join(SELECTION)}; --quick)",
+    )
     return parser
 
 
@@ -392,14 +434,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     fates, selection, started = schedule(args.runs, args.seed), args.bench_args or list(SELECTION), time.monotonic()
     print(f"soak: {args.runs} runs of `bench run --quick {' '.join(selection)}` into {out}, seed {args.seed}:")
-    print(textwrap.fill("; ".join(f"{i} {f}" for i, f in enumerate(fates, 1)), 110, initial_indent="  ",
-                        subsequent_indent="  "), flush=True)  # fmt: skip
+    print(
+        textwrap.fill(
+            "; ".join(f"{i} {f}" for i, f in enumerate(fates, 1)), 110, initial_indent="  ", subsequent_indent="  "
+        ),
+        flush=True,
+    )
     results = soak(out, fates, selection, args.timeout)
     violations = sum(len(r["violations"]) + len(r["append"]["violations"] if r["append"] else []) for r in results)
     wall = time.monotonic() - started
-    runs.write_json(out / "soak.json", {"seed": args.seed, "selection": selection, "wall_s": round(wall, 1),
-                                        "fates": dict(Counter(r["fate"] for r in results)),
-                                        "violations": violations, "runs": results})  # fmt: skip
+    runs.write_json(
+        out / "soak.json",
+        {
+            "seed": args.seed,
+            "selection": selection,
+            "wall_s": round(wall, 1),
+            "fates": dict(Counter(r["fate"] for r in results)),
+            "violations": violations,
+            "runs": results,
+        },
+    )
     print(table(results))
     print(f"soak: {len(results)} runs in {wall:.0f} s, {violations} violations; summary in {out / 'soak.json'}")
     return EXIT_OK if violations == 0 else EXIT_FAILED

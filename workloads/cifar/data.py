@@ -270,8 +270,9 @@ def _auto(root: Path | None) -> CifarData:
             return from_torchvision(root)
         except (OSError, RuntimeError) as error:  # no network, refused, or a corrupt download
             reason = f"CIFAR-10 download to {root} failed: {str(error).splitlines()[0]}"
-    print(f"bench: {reason}; training on SYNTHETIC CIFAR-shaped data, every result marked data=synthetic",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"bench: {reason}; training on SYNTHETIC CIFAR-shaped data, every result marked data=synthetic", file=sys.stderr
+    )
     return synthetic(reason)
 
 

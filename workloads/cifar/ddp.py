@@ -55,8 +55,12 @@ def exposed_communication(training: Training, steps: int = PROBE_STEPS) -> dict[
     seconds_per_step(True)  # warm-up
     synced, local = seconds_per_step(True), seconds_per_step(False)
     exposed = max(0.0, synced - local)
-    return {"step_seconds": synced, "step_seconds_without_allreduce": local, "communication_seconds": exposed,
-            "communication_fraction": exposed / synced if synced else 0.0}  # fmt: skip
+    return {
+        "step_seconds": synced,
+        "step_seconds_without_allreduce": local,
+        "communication_seconds": exposed,
+        "communication_fraction": exposed / synced if synced else 0.0,
+    }
 
 
 def worker(argv: Sequence[str] | None = None) -> None:
@@ -71,23 +75,36 @@ def worker(argv: Sequence[str] | None = None) -> None:
     rank = distributed.join(distributed.decode_settings(args.settings))
     ctx = rank.context
     ctx.seed_everything()  # the same initial weights on every rank, and as a single-process run has
-    data = cifar_data.subset(cifar_data.load(ctx.settings.data), params["train_images"], params["test_images"],
-                             ctx.settings.seed)  # fmt: skip
+    data = cifar_data.subset(
+        cifar_data.load(ctx.settings.data), params["train_images"], params["test_images"], ctx.settings.seed
+    )
     training = Training(
-        ctx, data, params["model"], params["path"], params["epochs"], params["batch"], params["lr"],
-        params["target_accuracy"], shard=(rank.rank, rank.world),
+        ctx,
+        data,
+        params["model"],
+        params["path"],
+        params["epochs"],
+        params["batch"],
+        params["lr"],
+        params["target_accuracy"],
+        shard=(rank.rank, rank.world),
         wrap=lambda model: DistributedDataParallel(model, device_ids=distributed.device_ids(rank)),
-    )  # fmt: skip
+    )
     dist.barrier()
     training.run()
     summary = training.summary()
     probe = exposed_communication(training)
-    ranks = distributed.gather({
-        "rank": rank.rank, "digest": weights_digest(training.model, parameters_only=True),
-        "images": training.train_batches.count,
-        "train_seconds": sum(e.seconds for e in training.history), "images_per_s": summary["images_per_s"],
-        "threads": torch.get_num_threads(), "probe": probe,
-    })  # fmt: skip
+    ranks = distributed.gather(
+        {
+            "rank": rank.rank,
+            "digest": weights_digest(training.model, parameters_only=True),
+            "images": training.train_batches.count,
+            "train_seconds": sum(e.seconds for e in training.history),
+            "images_per_s": summary["images_per_s"],
+            "threads": torch.get_num_threads(),
+            "probe": probe,
+        }
+    )
     if rank.leader:
         write_json(args.result, {"summary": summary, "computed": training.computed(), "ranks": ranks})
         if args.save_weights:
@@ -144,16 +161,41 @@ def job_result(outcome: dict[str, Any]) -> dict[str, Any] | None:
     timed_once=True,
     preflight=preflight,
 )
-def cifar_ddp(ctx: RunContext, epochs: int, batch: int, lr: float, train_images: int, test_images: int,
-              target_accuracy: float, nproc: int, model: str, path: str, ranks: str,
-              dtype: torch.dtype) -> Prepared:  # fmt: skip
+def cifar_ddp(
+    ctx: RunContext,
+    epochs: int,
+    batch: int,
+    lr: float,
+    train_images: int,
+    test_images: int,
+    target_accuracy: float,
+    nproc: int,
+    model: str,
+    path: str,
+    ranks: str,
+    dtype: torch.dtype,
+) -> Prepared:
     """Train `model` with DistributedDataParallel on `nproc` processes (ranks=all) or one; items: images trained."""
     world = nproc if ranks == "all" else 1
-    params = {"epochs": epochs, "batch": batch, "lr": lr, "train_images": train_images, "test_images": test_images,
-              "target_accuracy": target_accuracy, "model": model, "path": path}  # fmt: skip
+    params = {
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "train_images": train_images,
+        "test_images": test_images,
+        "target_accuracy": target_accuracy,
+        "model": model,
+        "path": path,
+    }
     result = ctx.scratch / f"ddp-{model}-{path}-{world}.json"
-    arguments = ["--settings", distributed.encode_settings(ctx.settings), "--params", json.dumps(params),
-                 "--result", str(result)]  # fmt: skip
+    arguments = [
+        "--settings",
+        distributed.encode_settings(ctx.settings),
+        "--params",
+        json.dumps(params),
+        "--result",
+        str(result),
+    ]
     limit = 300 + epochs * train_images * SECONDS_PER_IMAGE * (4 if model == "resnet18" else 1)
     outcome: dict[str, Any] = {}
 

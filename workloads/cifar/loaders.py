@@ -51,9 +51,20 @@ def seed_transform(augment: bool) -> transforms.Compose:
 class SeedLoader:
     """The tutorial's DataLoader (batch, shuffle), seeded, with workers and pinned memory as options."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch: int, shuffle: bool, augment: bool,
-                 device: torch.device, seed: int, workers: int = 0, pin_memory: bool = False,
-                 shard: Shard | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        batch: int,
+        shuffle: bool,
+        augment: bool,
+        device: torch.device,
+        seed: int,
+        workers: int = 0,
+        pin_memory: bool = False,
+        shard: Shard | None = None,
+    ) -> None:
         self.device, self.non_blocking, self.seed = device, pin_memory, seed
         self.generator = torch.Generator().manual_seed(seed)
         self.sampler = shard_sampler(len(labels), shard, shuffle, seed) if shard else None
@@ -105,8 +116,18 @@ def crop_and_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
 class TensorLoader:
     """The split held once on the device as uint8 N x C x H x W; batches normalized (and augmented) there."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch: int, shuffle: bool, augment: bool,
-                 device: torch.device, seed: int, shard: Shard | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        batch: int,
+        shuffle: bool,
+        augment: bool,
+        device: torch.device,
+        seed: int,
+        shard: Shard | None = None,
+    ) -> None:
         self.sampler = shard_sampler(len(labels), shard, shuffle, seed) if shard else None
         self.count = len(self.sampler) if self.sampler else len(labels)  # images this process sees per epoch
         self.epoch = 0

@@ -73,9 +73,19 @@ def _timed_batches(batches: Iterator, wait: list[float]) -> Iterator:
 class Training:
     """One recipe on one data set and path, runnable again from the same start."""
 
-    def __init__(self, ctx: RunContext, data: cifar_data.CifarData, model: str, path: str, epochs: int, batch: int,
-                 lr: float, target_accuracy: float, shard: Shard | None = None,
-                 wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ctx: RunContext,
+        data: cifar_data.CifarData,
+        model: str,
+        path: str,
+        epochs: int,
+        batch: int,
+        lr: float,
+        target_accuracy: float,
+        shard: Shard | None = None,
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
+    ) -> None:
         """``shard`` and ``wrap`` make one rank of a data-parallel job: its share of every epoch,
         and the model wrapped for training (e.g. in DistributedDataParallel)."""
         self.ctx, self.data, self.path = ctx, data, path
@@ -159,9 +169,10 @@ class Training:
                 log_epoch(writer, self.model, record, self.lr)
         self.digest = weights_digest(self.model)
         self.peak_memory = (
-            torch.cuda.max_memory_allocated(self.ctx.device) if self.ctx.device.type == "cuda"
+            torch.cuda.max_memory_allocated(self.ctx.device)
+            if self.ctx.device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        )  # fmt: skip
+        )
         return self
 
     def computed(self) -> dict[str, Any]:
@@ -256,8 +267,18 @@ def preflight(settings: RunSettings) -> dict[str, Any]:
     timed_once=True,
     preflight=preflight,
 )
-def cifar_train(ctx: RunContext, epochs: int, batch: int, lr: float, train_images: int, test_images: int,
-                target_accuracy: float, model: str, path: str, dtype: torch.dtype) -> Prepared:  # fmt: skip
+def cifar_train(
+    ctx: RunContext,
+    epochs: int,
+    batch: int,
+    lr: float,
+    train_images: int,
+    test_images: int,
+    target_accuracy: float,
+    model: str,
+    path: str,
+    dtype: torch.dtype,
+) -> Prepared:
     """Train `model` for `epochs` epochs on CIFAR-10 (or the data given), testing after each; items: images trained."""
     data = cifar_data.subset(cifar_data.load(ctx.settings.data), train_images, test_images, ctx.settings.seed)
     training = Training(ctx, data, model, path, epochs, batch, lr, target_accuracy)
