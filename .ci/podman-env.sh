@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by .ci/containers: makes podman usable on this CI host, which has no Docker engine,
 # no registry and a hybrid cgroup setup. Everything host-specific lives here, never in the
 # Dockerfiles. Exports CONTAINERS_CONF, CONTAINERS_STORAGE_CONF and the BENCH_CONTAINER_* flags

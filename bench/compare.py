@@ -90,13 +90,18 @@ def judge(
     if min(len(baseline), len(current)) < MIN_ROUNDS:
         return ratio, math.nan, math.nan, "inconclusive"
     low, high = ratio_interval(current, baseline, confidence, rng)
+    return ratio, low, high, verdict(ratio, low, high, effect)
+
+
+def verdict(ratio: float, low: float, high: float, effect: float) -> str:
+    """The verdict on a ratio current / baseline and its interval, for a minimum effect that counts."""
     if low > 1 and ratio > 1 + effect:
-        return ratio, low, high, "slower"
+        return "slower"
     if high < 1 and ratio < 1 / (1 + effect):
-        return ratio, low, high, "faster"
+        return "faster"
     if low >= 1 / (1 + effect) and high <= 1 + effect:
-        return ratio, low, high, "unchanged"
-    return ratio, low, high, "inconclusive"
+        return "unchanged"
+    return "inconclusive"
 
 
 Results = dict[tuple[str, str, str, str], CaseResult]  # results by CaseResult.key
@@ -155,6 +160,7 @@ class Comparison:
     only_current: list[str]
     warnings: list[str]
     different_results: list[str]
+    interleaved: bool = False  # both sides measured in one interleaved session: drift cancels
 
     @property
     def regressed(self) -> bool:
@@ -175,7 +181,7 @@ class Comparison:
             )
         counts = self.counts()
         changed = counts["slower"] + counts["faster"]
-        if self.verdicts and changed / len(self.verdicts) > WIDESPREAD:
+        if self.verdicts and changed / len(self.verdicts) > WIDESPREAD and not self.interleaved:
             doubts.append(
                 f"{changed} of {len(self.verdicts)} cases changed ({counts['slower']} slower, {counts['faster']}"
                 " faster): more than a code change usually moves; the machine's speed may have changed"
@@ -228,14 +234,19 @@ def _time(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-def markdown(result: Comparison, thresholds: Thresholds, baseline: Path, current: Path) -> str:
+SEQUENTIAL = "per-round times: {confidence} bootstrap interval of the ratio of medians"
+
+
+def markdown(result: Comparison, thresholds: Thresholds, baseline: str, current: str, method: str = SEQUENTIAL) -> str:
+    """The comparison as a Markdown table with its counts, thresholds and warnings; ``method`` says
+    how the intervals were made."""
     counts = result.counts()
     lines = [
-        f"## Benchmark comparison: {current.name} against {baseline.name}",
+        f"## Benchmark comparison: {current} against {baseline}",
         "",
         ", ".join(f"**{n} {name}**" if name == "slower" and n else f"{n} {name}" for name, n in counts.items())
         + f"; {len(result.only_baseline)} only in the baseline, {len(result.only_current)} only in the current run.",
-        f"Verdicts from per-round times: {thresholds.confidence:.0%} bootstrap interval of the ratio of medians,"
+        f"Verdicts from {method.format(confidence=f'{thresholds.confidence:.0%}')},"
         f" minimum effect {thresholds.effect(None):.0%} (families: "
         + ", ".join(f"{k} {v:.0%}" for k, v in sorted(thresholds.effects.items()) if k != "default")
         + ").",

@@ -15,7 +15,7 @@ from typing import Any
 from bench.arguments import parse_number
 from bench.context import DATA_SOURCES, DETERMINISM_MODES, DataSettings, RunSettings
 from bench.errors import UsageError
-from bench.registry import KNOWN_SIZES, Case, all_workloads, plan, select, sources
+from bench.registry import KNOWN_SIZES, Case, plan, select, sources
 from bench.timing import RoundPolicy
 
 
@@ -196,12 +196,7 @@ class SuiteOptions:
 
     def cases(self) -> list[Case]:
         """The selected cases; with ``--workloads`` and no other selection, the targets' workloads only."""
-        all_workloads(self.targets)
-        chosen = select(self.workloads, self.families, self.tags)
-        if self.targets and not (self.workloads or self.families or self.tags):
-            given = sources(self.targets)[-len(self.targets) :]  # the targets' own, in their order
-            theirs = {name for source in given for name in source.workloads}
-            chosen = [w for w in chosen if w.name in theirs]
+        chosen = select(self.workloads, self.families, self.tags, self.targets)
         return override(plan(chosen, self.size, self.device_type, self.dtypes), self.params)
 
     def sources(self) -> list[dict[str, Any]]:

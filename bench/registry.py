@@ -222,15 +222,20 @@ def select(
     names: Sequence[str] = (),
     families: Sequence[str] = (),
     tags: Sequence[str] = (),
+    targets: Sequence[str] = (),
 ) -> list[Workload]:
-    """Workloads matching any given name, any given family and any given tag.
+    """Workloads matching any given name, any given family and any given tag, ``targets`` loaded.
 
-    Each kind of filter narrows the selection; values within one kind widen it.
+    Each kind of filter narrows the selection; values within one kind widen it. With ``targets``
+    and no filter at all, the targets' own workloads: ``--workloads mine.py`` runs mine.
     """
-    registry = all_workloads()
+    registry = all_workloads(targets)
     _check_known("workload", names, registry)
     _check_known("family", families, (w.family for w in registry.values()))
     _check_known("tag", tags, (t for w in registry.values() for t in w.tags))
+    if targets and not (names or families or tags):
+        given = sources(targets)[-len(targets) :]  # the targets' own, in their order
+        names = [name for source in given for name in source.workloads]
     return [
         w
         for w in registry.values()

@@ -9,7 +9,7 @@
 #
 # Exit codes: 0 ok; 1 a test or benchmark failed; 2 no torch; 3 no CUDA GPU (without --dry-run).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 # The GPU machine has no network: CIFAR-10 training runs on the labelled synthetic set.
 export BENCH_OFFLINE=1

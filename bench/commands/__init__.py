@@ -6,6 +6,7 @@ torch or the workloads, so it starts fast and works where torch is not installed
 
 from __future__ import annotations
 
+from bench.commands.ab import Ab
 from bench.commands.base import Command
 from bench.commands.compare import Compare
 from bench.commands.ddp import Ddp
@@ -17,5 +18,16 @@ from bench.commands.reproduce import Reproduce
 from bench.commands.run import Run
 from bench.commands.show import Show
 
-COMMANDS: tuple[Command, ...] = (List(), Run(), Ddp(), Show(), Report(), Compare(), History(), Reproduce(), Overhead())
+COMMANDS: tuple[Command, ...] = (
+    List(),
+    Run(),
+    Ddp(),
+    Show(),
+    Report(),
+    Compare(),
+    History(),
+    Reproduce(),
+    Overhead(),
+    Ab(),
+)
 BY_NAME = {command.name: command for command in COMMANDS}

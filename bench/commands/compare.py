@@ -35,7 +35,7 @@ class Compare(Command):
         result = compare(args.baseline, args.current, thresholds, args.allow_mismatch)
         for warning in [f"runs differ: {w}" for w in result.warnings] + result.doubts():
             print(f"bench: WARNING: {warning}", file=sys.stderr)
-        table = markdown(result, thresholds, args.baseline, args.current)
+        table = markdown(result, thresholds, args.baseline.name, args.current.name)
         if args.out:
             with file_errors(f"cannot write {args.out}"):
                 runs.write_atomic(args.out, table)

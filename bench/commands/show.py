@@ -19,8 +19,12 @@ class Show(Command):
         parser.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
 
     def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
+        from bench.ab import store  # noqa: PLC0415
         from bench.record import RunRecord  # noqa: PLC0415
         from bench.summary import render  # noqa: PLC0415
 
-        print(render(RunRecord.from_json(args.run_dir), brief=args.brief))
+        if (args.run_dir / store.AB_JSON).is_file() or args.run_dir.name == store.AB_JSON:
+            print(store.render(store.read(args.run_dir)))
+        else:
+            print(render(RunRecord.from_json(args.run_dir), brief=args.brief))
         return EXIT_OK

@@ -1,0 +1,59 @@
+"""Ratios from interleaved blocks: a hierarchical bootstrap over worker pairs, then blocks.
+
+Each worker pair yields block pairs (a baseline block and the candidate block next to it in the
+ABBA / BAAB order); the statistic is the median of their log-ratios, so drift that hits both
+blocks of a pair cancels. The interval resamples pairs of workers first, then the block pairs
+within each, so it is as wide as the spread between fresh processes makes it, not only the noise
+within one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from bench.compare import verdict
+
+RESAMPLES = 2000
+MIN_BLOCK_PAIRS = 3
+
+
+def log_ratios(baseline: Sequence[float], candidate: Sequence[float]) -> list[float]:
+    """log(candidate / baseline) of each block pair."""
+    return [math.log(b / a) for a, b in zip(baseline, candidate, strict=True) if a > 0 and b > 0]
+
+
+def median_ratio(groups: Sequence[Sequence[float]]) -> float:
+    """exp(median of every pair's log-ratios, pooled)."""
+    pooled = [r for group in groups for r in group]
+    return math.exp(float(np.median(pooled))) if pooled else math.nan
+
+
+def interval(
+    groups: Sequence[Sequence[float]], confidence: float, rng: np.random.Generator, resamples: int = RESAMPLES
+) -> tuple[float, float]:
+    """Percentile interval of :func:`median_ratio` by a two-level bootstrap (pairs, then block pairs)."""
+    groups = [np.asarray(g) for g in groups if len(g)]
+    if sum(len(g) for g in groups) < MIN_BLOCK_PAIRS:
+        return math.nan, math.nan
+    medians = np.empty(resamples)
+    for index in range(resamples):
+        chosen = rng.integers(len(groups), size=len(groups))
+        pooled = np.concatenate([rng.choice(groups[k], size=len(groups[k])) for k in chosen])
+        medians[index] = np.median(pooled)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.exp(np.percentile(medians, [tail, 100 - tail]))
+    return float(low), float(high)
+
+
+def judge_pairs(
+    groups: Sequence[Sequence[float]], effect: float, confidence: float, rng: np.random.Generator
+) -> tuple[float, float, float, str]:
+    """(ratio, low, high, verdict) of the candidate against the baseline: ``compare``'s verdicts."""
+    ratio = median_ratio(groups)
+    low, high = interval(groups, confidence, rng)
+    if math.isnan(low):
+        return ratio, low, high, "inconclusive"
+    return ratio, low, high, verdict(ratio, low, high, effect)

@@ -1,0 +1,116 @@
+"""The two sides of a head-to-head, and how to start a worker for each.
+
+The harness that measures is always this checkout's (``bench/``); a side supplies its environment
+(interpreter, installed torch) and its workloads:
+
+* ``current`` — this checkout and this interpreter;
+* ``python:PATH`` — another interpreter (e.g. a venv with another torch), with this checkout's
+  harness and workloads on its path;
+* ``rev:REVISION`` — this interpreter, with the workloads of that git revision, checked out in a
+  worktree of this repository (removed afterwards). A worker sees a folder holding links to this
+  checkout's ``bench`` and to the worktree's ``workloads``, so the revision's workloads run under
+  this harness; workloads that no longer load with it are a side that cannot load.
+
+Timing both sides with one harness means a difference is the sides' own (torch, the workloads'
+code), never a change in how they were timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bench
+from bench.errors import UsageError
+
+ROOT = Path(bench.__file__).parents[1]  # this checkout: its harness measures both sides
+KINDS = ("current", "python", "rev")
+
+
+@dataclass
+class Side:
+    """How to start one side's workers, and what the record says about the side."""
+
+    spec: str  # as given on the command line
+    kind: str
+    python: str
+    path: str  # the worker's PYTHONPATH: where ``bench`` and ``workloads`` come from
+    revision: str | None = None  # rev: the commit it resolved to
+    about: dict[str, object] = field(default_factory=dict)  # filled from the workers' hello
+
+    def command(self) -> list[str]:
+        return [self.python, "-m", "bench.ab.worker"]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": self.path, "PYTHONUNBUFFERED": "1"}
+
+    def record(self) -> dict[str, object]:
+        return {"spec": self.spec, "kind": self.kind, "python": self.python, "revision": self.revision, **self.about}
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise UsageError(f"git {' '.join(args)}: {(done.stderr.strip().splitlines() or ['failed'])[-1]}")
+    return done.stdout.strip()
+
+
+def _interpreter(spec: str, path: str) -> str:
+    """The interpreter of a ``python:`` side, checked to run and import torch."""
+    found = shutil.which(path) or (path if Path(path).is_file() else None)
+    if found is None:
+        raise UsageError(f"side {spec}: no such interpreter")
+    try:
+        done = subprocess.run(
+            [found, "-c", "import torch, numpy"], capture_output=True, text=True, timeout=120, check=False
+        )
+    except OSError as error:
+        raise UsageError(f"side {spec}: cannot run it ({error.strerror})") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["it failed"])[-1]
+        raise UsageError(f"side {spec}: its Python cannot import torch and numpy ({last})")
+    return found
+
+
+@contextlib.contextmanager
+def resolved(specs: list[str], scratch: Path) -> Iterator[list[Side]]:
+    """The sides named by ``specs``, ready to start workers; worktrees made for them are removed after."""
+    worktrees: list[Path] = []
+    try:
+        sides = []
+        for spec in specs:
+            kind, _, value = spec.partition(":")
+            if kind == "current" and not value:
+                sides.append(Side(spec, kind, sys.executable, str(ROOT)))
+            elif kind == "python" and value:
+                sides.append(Side(spec, kind, _interpreter(spec, value), str(ROOT)))
+            elif kind == "rev" and value:
+                try:
+                    commit = _git("rev-parse", "--verify", "--quiet", f"{value}^{{commit}}")
+                except UsageError:
+                    raise UsageError(f"side {spec}: unknown revision {value!r} in {ROOT}") from None
+                tree = scratch / f"rev-{commit[:12]}-{len(worktrees)}"
+                _git("worktree", "add", "--detach", str(tree), commit)
+                worktrees.append(tree)
+                if not (tree / "workloads").is_dir():
+                    raise UsageError(f"side {spec}: revision {commit[:12]} has no workloads/ folder")
+                view = scratch / f"view-{len(worktrees)}"
+                view.mkdir()
+                (view / "bench").symlink_to(ROOT / "bench")
+                (view / "workloads").symlink_to(tree / "workloads")
+                (view / "pyproject.toml").symlink_to(ROOT / "pyproject.toml")
+                sides.append(Side(spec, kind, sys.executable, str(view), revision=commit))
+            else:
+                raise UsageError(f"side {spec!r}: expected current, rev:REVISION or python:PATH")
+        yield sides
+    finally:
+        for tree in worktrees:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True, check=False
+            )

@@ -1,0 +1,118 @@
+"""``python -m bench ab BASELINE CANDIDATE``: two revisions, interpreters or images, interleaved."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import runs
+from bench.arguments import at_least, positive_int
+from bench.commands.base import Command, add_run_options, add_threshold_options
+from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+
+
+def selector(keyword: str | None, markers: str | None) -> Callable[[dict[str, Any]], bool]:
+    """pytest's -k (over case ids) and -m (over families and tags) expressions, applied to planned cases."""
+    if not keyword and not markers:
+        return lambda case: True
+    from _pytest.mark.expression import Expression  # noqa: PLC0415 - pytest's own -k/-m syntax
+
+    try:
+        by_id = Expression.compile(keyword) if keyword else None
+        by_mark = Expression.compile(markers) if markers else None
+    except Exception as error:  # noqa: BLE001 - ParseError in older pytest, SyntaxError in newer ones
+        raise UsageError(f"bad -k/-m expression: {getattr(error, 'msg', None) or error}") from None
+
+    def keep(case: dict[str, Any]) -> bool:
+        marks = {case["family"], *case["tags"]}
+        return (by_id is None or by_id.evaluate(lambda name: name.lower() in case["id"].lower())) and (
+            by_mark is None or by_mark.evaluate(lambda name: name in marks)
+        )
+
+    return keep
+
+
+class Ab(Command):
+    name = "ab"
+    help = "measure two revisions, interpreters or images interleaved on this machine, case by case"
+    epilog = "exit codes: 0 no regression, 1 a case slower, 2 bad input or a side that cannot load, 130 interrupted"
+    needs_torch = True
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        for side, what in (("baseline", "the reference"), ("candidate", "what is judged against it")):
+            parser.add_argument(
+                side, nargs="?", default="current", help=f"{what}: current (default), rev:REVISION or python:PATH"
+            )
+        add_run_options(parser)
+        parser.add_argument(
+            "--pairs", type=positive_int, default=3, help="worker pairs, each started afresh (default: 3)"
+        )
+        parser.add_argument(
+            "--case-time",
+            type=float,
+            default=None,
+            help="seconds of blocks per case and worker pair (default: 1.5, 0.4 with --quick)",
+        )
+        parser.add_argument("--block-rounds", type=at_least(1), default=5, help="rounds per block (default: 5)")
+        add_threshold_options(parser)
+
+    def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
+        from bench.ab.session import Plan, Session, judge  # noqa: PLC0415 - imports torch
+        from bench.ab.sides import resolved  # noqa: PLC0415
+        from bench.ab.store import comparison, read, render, write  # noqa: PLC0415
+        from bench.compare import Thresholds  # noqa: PLC0415
+        from bench.distributed import encode_settings  # noqa: PLC0415
+        from bench.options import SuiteOptions  # noqa: PLC0415
+
+        options = SuiteOptions.parse(args)
+        thresholds = Thresholds.parse(args.threshold, args.confidence)
+        case_time = args.case_time if args.case_time is not None else (0.4 if options.quick else 1.5)
+        if not 0 < case_time < 3600:
+            raise UsageError(f"--case-time {case_time}: expected seconds in (0, 3600)")
+        policy = options.policy()
+        plan = Plan(
+            settings=encode_settings(options.settings),
+            targets=list(options.targets),
+            selection={
+                "size": options.size,
+                "workloads": list(options.workloads),
+                "families": list(options.families),
+                "tags": list(options.tags),
+                "dtypes": list(options.dtypes),
+                "params": list(options.params),
+            },
+            keep=selector(args.keyword, args.markers),
+            # rounds of 10 ms at least, even --quick: a block of a few rounds must outlast the noise of a call
+            policy={"round_time": max(policy.round_time, 0.01), "max_time": policy.max_time},
+            pairs=args.pairs,
+            case_time=case_time,
+            block_rounds=args.block_rounds,
+        )
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-ab-") as scratch,
+            resolved([args.baseline, args.candidate], Path(scratch)) as sides,
+        ):
+            print(
+                f"bench: ab {sides[0].spec} (baseline) vs {sides[1].spec} (candidate), {args.pairs} worker pairs",
+                flush=True,
+            )
+            outcome = Session(
+                sides, plan, Path(scratch), progress=lambda line: print(f"bench: {line}", flush=True)
+            ).run()
+        judge(outcome, thresholds)
+        run_dir = runs.new_run_dir(Path(args.out), f"ab-{options.settings.device.split(':')[0]}-{options.size}")
+        record = read(write(run_dir, outcome, plan, thresholds))
+        print(render(record))
+        print("bench: time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.seconds.items()))
+        print(f"bench: head-to-head record in {run_dir}")
+        if outcome.partial:
+            print(
+                f"bench: interrupted by {outcome.interrupted_by}; what was measured is kept, marked partial",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if comparison(record).regressed else EXIT_OK

@@ -1,0 +1,218 @@
+"""bench ab: sides, pairing and order, the statistics, partial saves, dead workers, bad sides.
+
+The rates (false alarms, detection) are measured by ``nox -s detector -- --ab``, never here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from processes import ROOT, run_python
+
+from bench.ab import paired
+from bench.ab.session import guard
+from bench.ab.sides import Side, resolved
+from bench.commands.ab import selector
+from bench.errors import UsageError
+
+DYING = '''
+import os
+from bench.api import workload
+
+@workload(family="test", sizes={"smoke": {}, "full": {}}, items=lambda **_: 1)
+def dies_on_one_side(ctx, dtype):
+    """Returns at once; on the side whose environment says so, the worker dies in the timed call."""
+    def call():
+        if os.environ.get("BENCH_TEST_DIE"):
+            os._exit(7)
+        return 1
+    return call
+
+@workload(family="test", sizes={"smoke": {}, "full": {}}, items=lambda **_: 1)
+def lives(ctx, dtype):
+    """Returns at once."""
+    return lambda: 1
+'''
+
+
+def bench(*argv: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
+    return run_python("-m", "bench", *argv, cwd=cwd, **kwargs)
+
+
+def test_selection_expressions_are_pytests() -> None:
+    case = {"id": "mm/n=64/op=mm/float32", "family": "matrix", "tags": ["blas", "compute"]}
+    assert selector("mm and not matmul", None)(case) and not selector("matmul", None)(case)
+    assert selector(None, "blas and not training")(case) and not selector(None, "layers")(case)
+    with pytest.raises(UsageError, match="bad -k/-m expression"):
+        selector("mm and (", None)
+
+
+def test_the_paired_ratio_and_its_verdicts() -> None:
+    rng = np.random.default_rng(1)
+    same = [list(rng.normal(0, 0.02, 12)) for _ in range(3)]
+    slower = [list(math.log(1.3) + rng.normal(0, 0.02, 12)) for _ in range(3)]
+    assert paired.judge_pairs(same, 0.1, 0.99, rng)[3] == "unchanged"
+    ratio, low, _, verdict = paired.judge_pairs(slower, 0.1, 0.99, rng)
+    assert verdict == "slower" and low > 1.1 and ratio == pytest.approx(1.3, rel=0.05)
+    assert paired.judge_pairs([[0.1]], 0.1, 0.99, rng)[3] == "inconclusive", "too few block pairs"
+
+
+def test_the_interval_includes_the_spread_between_worker_pairs() -> None:
+    """Three pairs that disagree (0.9, 1.0, 1.1) widen the interval beyond the spread within each."""
+    rng = np.random.default_rng(2)
+    groups = [list(math.log(shift) + rng.normal(0, 0.005, 20)) for shift in (0.9, 1.0, 1.1)]
+    low, high = paired.interval(groups, 0.99, rng)
+    within = paired.interval([groups[1]], 0.99, rng)
+    assert low < 0.95 and high > 1.05 and within[1] - within[0] < 0.02
+
+
+def test_sides_on_different_hardware_are_refused() -> None:
+    a, b = Side("current", "current", sys.executable, str(ROOT)), Side("python:x", "python", "x", str(ROOT))
+    a.about = {"cpu": "Intel Xeon", "cpus": 2, "gpus": []}
+    b.about = {"cpu": "AMD EPYC", "cpus": 2, "gpus": []}
+    with pytest.raises(UsageError, match=r"different hardware .*cpu: 'Intel Xeon' vs 'AMD EPYC'"):
+        guard([a, b])
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("rev:no-such-revision-here", "side rev:no-such-revision-here: unknown revision"),
+        ("python:/no/such/python", "side python:/no/such/python: no such interpreter"),
+        ("python:/bin/false", "side python:/bin/false: its Python cannot import torch"),
+        ("image", "expected current, rev:REVISION or python:PATH"),
+        ("nonsense:x", "expected current, rev:REVISION or python:PATH"),
+    ],
+)
+def test_a_side_that_cannot_be_had_is_one_line(spec: str, says: str, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=re.escape(says)), resolved([spec], tmp_path):
+        pass
+    done = bench("ab", "current", spec, "--quick", "--workload", "mm", "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and says in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_revision_is_checked_out_in_a_worktree_and_removed_after(tmp_path: Path) -> None:
+    with resolved(["rev:HEAD"], tmp_path) as (side,):
+        view = Path(side.path)
+        assert (view / "workloads").resolve().parent != ROOT and (view / "bench").resolve() == ROOT / "bench"
+        tree = (view / "workloads").resolve().parent
+        assert (tree / "workloads" / "matrix.py").is_file()
+    assert not tree.exists()
+    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True)
+    assert str(tree) not in listed.stdout
+
+
+@pytest.fixture(scope="module")
+def head_to_head(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """current against current, 2 worker pairs, two matrix cases: the whole path once."""
+    out = tmp_path_factory.mktemp("ab")
+    done = bench("ab", "--quick", "--workload", "mm", "--pairs", "2", "--case-time", "0.1", "--out", str(out), cwd=out)
+    return done, next(out.iterdir())
+
+
+def test_a_head_to_head_pairs_fresh_workers_and_balances_the_order(head_to_head) -> None:
+    done, run_dir = head_to_head
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
+    record = json.loads((run_dir / "ab.json").read_text())
+    assert record["kind"] == "head-to-head" and record["pairs"] == 2 and not record["partial"]
+    assert [c["id"] for c in record["cases"]] == ["mm/n=64/op=mm/float32", "mm/n=64/op=matmul/float32"]
+    for case in record["cases"]:
+        assert (
+            len(case["pairs"]) == 2
+            and case["iterations"] >= 1
+            and case["verdict"] in ("unchanged", "inconclusive", "slower", "faster")
+        )
+        assert case["digests"]["baseline"] == case["digests"]["candidate"], "both sides built the same case"
+        for pair in case["pairs"]:
+            assert len(pair["orders"]) >= 2 and set(pair["orders"]) <= {"ABBA", "BAAB"}
+            assert len(pair["baseline"]) == len(pair["candidate"]) == 2 * len(pair["orders"])
+    sides = record["sides"]
+    assert sides["baseline"]["pid"] != sides["candidate"]["pid"] and sides["baseline"]["torch"]
+    assert "start-up" in done.stdout and "| `mm/n=64/op=mm/float32` |" in done.stdout
+
+
+def test_show_prints_a_head_to_head(head_to_head, tmp_path: Path) -> None:
+    shown = bench("show", str(head_to_head[1]), cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith("baseline: current")
+    assert "| `mm/n=64/op=matmul/float32` |" in shown.stdout and "hierarchical bootstrap" in shown.stdout
+
+
+def test_a_dead_worker_fails_its_case_and_the_rest_go_on(tmp_path: Path) -> None:
+    plugin = tmp_path / "dying.py"
+    plugin.write_text(DYING)
+    wrapper = tmp_path / "python-that-dies"
+    wrapper.write_text(f'#!/bin/sh\nBENCH_TEST_DIE=1 exec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    out = tmp_path / "runs"
+    done = bench(
+        "ab",
+        "current",
+        f"python:{wrapper}",
+        "--workloads",
+        str(plugin),
+        "--quick",
+        "--pairs",
+        "1",
+        "--case-time",
+        "0.05",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    record = json.loads((next(out.iterdir()) / "ab.json").read_text())
+    dead, alive = record["cases"]
+    assert dead["id"].startswith("dies_on_one_side") and "worker exited with code 7" in dead["error"]
+    assert alive["id"].startswith("lives") and alive["error"] is None and alive["pairs"]
+    assert "FAILED dies_on_one_side" in done.stdout
+
+
+def test_ctrl_c_stops_both_workers_and_keeps_what_was_measured(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "ab",
+            "--quick",
+            "--family",
+            "matrix",
+            "--pairs",
+            "2",
+            "--case-time",
+            "0.2",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "case 3/" in line:
+            break
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    record = json.loads((next(out.iterdir()) / "ab.json").read_text())
+    assert record["partial"] and record["interrupted_by"] == "SIGINT"
+    assert sum(1 for c in record["cases"] if c["pairs"]) >= 2
+    workers = subprocess.run(["pgrep", "-f", "bench.ab.worker"], capture_output=True, text=True, check=False)
+    assert workers.stdout.strip() == "", "no worker is left behind"
