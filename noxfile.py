@@ -97,9 +97,13 @@ def compare(session: nox.Session) -> None:
 
 @nox.session
 def detector(session: nox.Session) -> None:
-    """compare's false-alarm and catch rates on timings recorded now (A/A and +20 % work, 100 trials)."""
+    """The detectors' false-alarm and catch rates on timings made now: compare's (A/A and +20 % work, 100 trials),
+    or with ``-- --ab [--repeats N] [--slower-repeats M] [bench ab options]`` bench ab's, live."""
     install_suite(session)
-    session.run("python", "-m", "tools.detector", *session.posargs)
+    if "--ab" in session.posargs:
+        session.run("python", "-m", "tools.ab_rates", *(a for a in session.posargs if a != "--ab"))
+    else:
+        session.run("python", "-m", "tools.detector", *session.posargs)
 
 
 @nox.session(name="bench-regression")
