@@ -10,6 +10,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,87 @@ def detector(session: nox.Session) -> None:
         session.run("python", "-m", "tools.ab_rates", *(a for a in session.posargs if a != "--ab"))
     else:
         session.run("python", "-m", "tools.detector", *session.posargs)
+
+
+def torchvision_for(torch_version: str) -> str:
+    """The torchvision release built against a torch release: 0.(minor + 15).patch, as torchvision's
+    compatibility table has had it since torch 2.0 (2.14.1 -> 0.29.1, 2.12.0 -> 0.27.0)."""
+    major, minor, patch = torch_version.split("+", maxsplit=1)[0].split(".")[:3]
+    if major != "2":
+        raise ValueError(f"no torchvision pairing rule for torch {torch_version}")
+    return f"0.{int(minor) + 15}.{patch}"
+
+
+def torch_environment(session: nox.Session, version: str) -> str:
+    """A virtualenv of the suite's pinned set with only torch (and its torchvision) swapped; its python.
+
+    Without a torchvision for this torch (e.g. a local CPU-only wheel), the side runs without it:
+    the workloads import torchvision only where they use it.
+    """
+    folder = Path(".nox") / f"ab-torch-{version}"
+    python = folder / "bin" / "python"
+    pins = [
+        line
+        for line in Path("envs/dev.txt").read_text().splitlines()
+        if not line.startswith(("torch==", "torchvision=="))
+    ]
+    constraints = folder / "constraints.txt"
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(folder), external=True)
+    constraints.write_text("\n".join(pins) + "\n")
+    session.run(
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "-c",
+        str(constraints),
+        f"torch=={version}",
+        "numpy",
+        "pillow",
+        "nvidia-ml-py",
+        external=True,
+    )
+    vision = torchvision_for(version)
+    try:
+        session.run(
+            str(python), "-m", "pip", "install", "--quiet", "--no-deps", f"torchvision=={vision}", external=True
+        )
+        session.run(str(python), "-c", "import torchvision.ops", external=True, silent=True)
+    except nox.command.CommandFailed:
+        session.run(
+            str(python),
+            "-m",
+            "pip",
+            "uninstall",
+            "--quiet",
+            "--yes",
+            "torchvision",
+            external=True,
+            success_codes=[0, 1],
+        )
+        session.warn(f"torch {version}: torchvision {vision} does not install or load; that side runs without it")
+    return str(python.resolve())
+
+
+@nox.session
+def ab(session: nox.Session) -> None:
+    """bench ab from nox: ``-- --rev BASE --rev HEAD [bench ab options]``, or ``-- --torch 2.13.0 --torch 2.14.1``
+    (each torch in a virtualenv of the pinned set with only torch and its torchvision swapped)."""
+    install_suite(session)
+    sides, rest, arguments = [], [], iter(session.posargs)
+    for argument in arguments:
+        if argument in ("--rev", "--torch"):
+            value = next(arguments, None)
+            if value is None:
+                session.error(f"ab: {argument} needs a value")
+            sides.append(f"rev:{value}" if argument == "--rev" else f"python:{torch_environment(session, value)}")
+        else:
+            rest.append(argument)
+    if len(sides) not in (0, 2):
+        session.error("ab: name two sides (--rev A --rev B, or --torch X --torch Y), or none (current vs current)")
+    session.run("python", "-m", "bench", "ab", *sides, *rest)
 
 
 @nox.session(name="bench-regression")

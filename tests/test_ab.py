@@ -5,6 +5,7 @@ The rates (false alarms, detection) are measured by ``nox -s detector -- --ab``,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -216,3 +217,13 @@ def test_ctrl_c_stops_both_workers_and_keeps_what_was_measured(tmp_path: Path) -
     assert sum(1 for c in record["cases"] if c["pairs"]) >= 2
     workers = subprocess.run(["pgrep", "-f", "bench.ab.worker"], capture_output=True, text=True, check=False)
     assert workers.stdout.strip() == "", "no worker is left behind"
+
+
+def test_torchvision_pairs_with_torch_by_the_published_rule() -> None:
+    pytest.importorskip("nox", reason="the noxfile needs nox")
+    spec = importlib.util.spec_from_file_location("noxfile_under_test", ROOT / "noxfile.py")
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    assert [noxfile.torchvision_for(v) for v in ("2.14.1", "2.13.0+cpu", "2.12.0")] == ["0.29.1", "0.28.0", "0.27.0"]
+    with pytest.raises(ValueError, match="no torchvision pairing rule"):
+        noxfile.torchvision_for("1.13.1")

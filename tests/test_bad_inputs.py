@@ -444,6 +444,8 @@ NOX = [
     (["-s", "report"], "report: name the run folders"),
     (["-s", "bench-cpu", "--", "--workload", "nope"], "bench: error: unknown workload 'nope'"),
     (["-s", "reproduce", "--", "--epochs", "zero"], "value expects an integer, got 'zero'"),
+    (["-s", "ab", "--", "--rev"], "ab: --rev needs a value"),
+    (["-s", "ab", "--", "--rev", "HEAD"], "ab: name two sides"),
 ]
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torchvision
 from PIL import Image, UnidentifiedImageError
 
 from bench.api import DataSettings, UsageError
@@ -138,6 +137,8 @@ def from_folder(root: Path, source: str = "folder") -> CifarData:
     folder = root / BATCHES_DIR
     if not folder.is_dir():
         raise DataError(f"{folder}: missing (expected torchvision's CIFAR-10 layout)")
+    import torchvision  # noqa: PLC0415 - only the data sets need it: a side without it runs the rest
+
     spec = torchvision.datasets.CIFAR10
     official = all(
         torchvision.datasets.utils.check_integrity(str(folder / name), md5)
@@ -161,6 +162,8 @@ DOWNLOAD_TIMEOUT = 60.0  # seconds a silent network may hold the download before
 
 def from_torchvision(root: Path) -> CifarData:
     """torchvision's download (skipped when the verified files are already there)."""
+    import torchvision  # noqa: PLC0415 - only the data sets need it
+
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # torchvision's urllib calls take no timeout of their own
     try:
@@ -197,6 +200,8 @@ def from_npz(path: Path) -> CifarData:
 
 
 def _read_image_tree(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    import torchvision  # noqa: PLC0415 - only the data sets need it
+
     try:
         classes, index = torchvision.datasets.folder.find_classes(str(root))
         samples = torchvision.datasets.folder.make_dataset(str(root), index, extensions=(".png", ".jpg", ".jpeg"))

@@ -9,13 +9,16 @@ augmentations batched there — the data path airbench uses.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from torchvision import transforms
+
+if TYPE_CHECKING:  # torchvision is imported where it is used: a side without it runs the rest
+    from torchvision import transforms
 
 MEAN = STD = (0.5, 0.5, 0.5)
 PAD = 4  # RandomCrop(32, padding=4)
@@ -44,6 +47,8 @@ class ArrayDataset(Dataset):
 
 
 def seed_transform(augment: bool) -> transforms.Compose:
+    from torchvision import transforms  # noqa: PLC0415 - only the seed data path needs it
+
     steps = [transforms.RandomCrop(32, padding=PAD), transforms.RandomHorizontalFlip()] if augment else []
     return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import nn
 
 
@@ -36,6 +35,8 @@ class LeNet5(nn.Module):
 
 def resnet18_cifar() -> nn.Module:
     """torchvision's resnet18 without pretrained weights, its fc replaced by Linear(512, 10)."""
+    import torchvision  # noqa: PLC0415 - only ResNet18 needs it: a side without torchvision runs the rest
+
     model = torchvision.models.resnet18(weights=None)
     model.fc = nn.Linear(512, 10)
     return model
