@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.ab import plot as ab_plot
+from bench.ab import store as ab_store
 from bench.errors import BenchError, UsageError
 from bench.record import CaseResult, RunRecord
 from bench.runs import staged_folder, write_atomic
@@ -33,6 +35,7 @@ class Collection:
     """The records read, and the files passed over with ``--skip-bad``."""
 
     records: list[tuple[Path, RunRecord]] = field(default_factory=list)
+    head_to_heads: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # bench ab records
     skipped: list[str] = field(default_factory=list)
 
     def failures(self) -> list[str]:
@@ -48,12 +51,15 @@ def collect(paths: list[Path], skip_bad: bool) -> Collection:
     found = Collection()
     for path in paths:
         try:
-            found.records.append((path, RunRecord.from_json(path)))
+            if ab_store.is_head_to_head(path):
+                found.head_to_heads.append((path, ab_store.read(path)))
+            else:
+                found.records.append((path, RunRecord.from_json(path)))
         except BenchError as error:  # the file's problem, in one line
             if not skip_bad:
                 raise
             found.skipped.append(str(error))
-    if not found.records:
+    if not found.records and not found.head_to_heads:
         raise UsageError("no usable run record among the files given")
     return found
 
@@ -419,28 +425,37 @@ def _trends(store: Path, out: Path) -> tuple[Section, list[Path]]:
 def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | None = None) -> Path:
     """Write the report folder (with trends when given a history store); return the Markdown report's path."""
     collection = collect(paths, skip_bad)
-    table = tidy(collection)
-    ratios = speedups(table)
     with staged_folder(out) as staging:
-        images = plots(table, ratios, staging)
-        extra = [training_curves(collection, staging), gpu_timelines([p for p, _ in collection.records], staging)]
-        images += [image for image in extra if image]
-        write_atomic(staging / "results.csv", table.drop(columns=INTERNAL).to_csv(index=False))
-        head = [
-            _context(table),
-            Section("Doubts", doubts(table, collection.skipped, collection.failures()) or ["none found"]),
-            _speedup_section(ratios),
-            *_scaling_section(scaling(table)),
-        ]
+        head, images, tail = [], [], []
+        if collection.records:
+            table = tidy(collection)
+            ratios = speedups(table)
+            images += plots(table, ratios, staging)
+            extra = [training_curves(collection, staging), gpu_timelines([p for p, _ in collection.records], staging)]
+            images += [image for image in extra if image]
+            write_atomic(staging / "results.csv", table.drop(columns=INTERNAL).to_csv(index=False))
+            head += [
+                _context(table),
+                Section("Doubts", doubts(table, collection.skipped, collection.failures()) or ["none found"]),
+                _speedup_section(ratios),
+                *_scaling_section(scaling(table)),
+            ]
+            tail.append(Section("Timings", [], _timings_view(table)))
+        for number, (path, record) in enumerate(collection.head_to_heads, 1):
+            title = (
+                f"Head to head: {record['sides']['candidate']['spec']} against {record['sides']['baseline']['spec']}"
+            )
+            head.append(Section(f"{title} ({path.name})", ab_plot.describe(record), ab_plot.table(record)))
+            image = ab_plot.forest(record, title, staging / f"head_to_head_{number}.png")
+            images += [image] if image else []
         if store is not None:
             section, trend_images = _trends(store, staging)
             head.append(section)
             images += trend_images
-        timings = Section("Timings", [], _timings_view(table))
         figures = "\n".join(f"![{p.stem}]({p.name})" for p in images)
-        markdown = "\n\n".join(["# Benchmark report", *map(_as_markdown, head), figures, _as_markdown(timings)])
-        write_atomic(staging / "report.md", markdown + "\n")
-        write_atomic(staging / "report.html", _html([*map(_as_html, head)], images, _as_html(timings)))
+        parts = ["# Benchmark report", *map(_as_markdown, head), figures, *map(_as_markdown, tail)]
+        write_atomic(staging / "report.md", "\n\n".join(parts) + "\n")
+        write_atomic(staging / "report.html", _html([*map(_as_html, head)], images, "".join(map(_as_html, tail))))
     return out / "report.md"
 
 

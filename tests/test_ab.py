@@ -149,6 +149,16 @@ def test_show_prints_a_head_to_head(head_to_head, tmp_path: Path) -> None:
     assert "| `mm/n=64/op=matmul/float32` |" in shown.stdout and "hierarchical bootstrap" in shown.stdout
 
 
+def test_report_adds_a_head_to_head_section_with_its_forest_plot(head_to_head, tmp_path: Path) -> None:
+    fixture = ROOT / "tests" / "fixtures" / "runs" / "cpu-smoke"
+    done = bench("report", str(head_to_head[1]), str(fixture), "--out", str(tmp_path / "report"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Head to head: current against current" in text and "| matrix | mm/n=64/op=mm/float32 |" in text
+    assert "## Timings" in text, "the runs' own sections stay"
+    assert (tmp_path / "report" / "head_to_head_1.png").stat().st_size > 1000
+
+
 def test_a_dead_worker_fails_its_case_and_the_rest_go_on(tmp_path: Path) -> None:
     plugin = tmp_path / "dying.py"
     plugin.write_text(DYING)

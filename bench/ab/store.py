@@ -55,6 +55,11 @@ def write(run_dir: Path, outcome: Outcome, plan: Plan, thresholds: Thresholds) -
     return run_dir / AB_JSON
 
 
+def is_head_to_head(path: Path) -> bool:
+    """A run folder of ``bench ab``, or its record file."""
+    return (path / AB_JSON).is_file() if path.is_dir() else path.name == AB_JSON
+
+
 def read(path: Path) -> dict[str, Any]:
     """A head-to-head record (its run folder or the file), its shape checked."""
     file = path / AB_JSON if path.is_dir() else path

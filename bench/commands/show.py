@@ -23,7 +23,7 @@ class Show(Command):
         from bench.record import RunRecord  # noqa: PLC0415
         from bench.summary import render  # noqa: PLC0415
 
-        if (args.run_dir / store.AB_JSON).is_file() or args.run_dir.name == store.AB_JSON:
+        if store.is_head_to_head(args.run_dir):
             print(store.render(store.read(args.run_dir)))
         else:
             print(render(RunRecord.from_json(args.run_dir), brief=args.brief))
