@@ -117,34 +117,27 @@ def torchvision_for(torch_version: str) -> str:
 
 
 def torch_environment(session: nox.Session, version: str) -> str:
-    """A virtualenv of the suite's pinned set with only torch (and its torchvision) swapped; its python.
+    """A virtualenv with torch ``version`` and its own dependencies (as that release asks for them),
+    its torchvision, and the rest of what a worker needs at the versions pinned in envs/dev.txt; its python.
 
     Without a torchvision for this torch (e.g. a local CPU-only wheel), the side runs without it:
     the workloads import torchvision only where they use it.
     """
     folder = Path(".nox") / f"ab-torch-{version}"
     python = folder / "bin" / "python"
-    pins = [
-        line
-        for line in Path("envs/dev.txt").read_text().splitlines()
-        if not line.startswith(("torch==", "torchvision=="))
-    ]
-    constraints = folder / "constraints.txt"
     if not python.exists():
         session.run(sys.executable, "-m", "venv", str(folder), external=True)
-    constraints.write_text("\n".join(pins) + "\n")
+    session.run(str(python), "-m", "pip", "install", "--quiet", f"torch=={version}", external=True)
+    pins = {line.split("==")[0]: line for line in Path("envs/dev.txt").read_text().splitlines() if "==" in line}
     session.run(
         str(python),
         "-m",
         "pip",
         "install",
         "--quiet",
-        "-c",
-        str(constraints),
-        f"torch=={version}",
-        "numpy",
-        "pillow",
-        "nvidia-ml-py",
+        pins["numpy"],
+        pins["pillow"],
+        pins["nvidia-ml-py"],
         external=True,
     )
     vision = torchvision_for(version)
@@ -166,7 +159,7 @@ def torch_environment(session: nox.Session, version: str) -> str:
             success_codes=[0, 1],
         )
         session.warn(f"torch {version}: torchvision {vision} does not install or load; that side runs without it")
-    return str(python.resolve())
+    return str(python.absolute())  # not resolve(): a venv's python is a link to the base interpreter
 
 
 @nox.session
