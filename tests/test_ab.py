@@ -109,6 +109,16 @@ def test_a_revision_is_checked_out_in_a_worktree_and_removed_after(tmp_path: Pat
         assert (view / "workloads").resolve().parent != ROOT and (view / "bench").resolve() == ROOT / "bench"
         tree = (view / "workloads").resolve().parent
         assert (tree / "workloads" / "matrix.py").is_file()
+        # a worker starts in the side's folder, so the revision's workloads are the ones imported
+        where = subprocess.run(
+            [side.python, "-c", "import workloads, bench; print(workloads.__file__, bench.__file__)"],
+            env=side.env(),
+            cwd=side.path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert where == [str(view / "workloads" / "__init__.py"), str(view / "bench" / "__init__.py")]
     assert not tree.exists()
     listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True)
     assert str(tree) not in listed.stdout

@@ -60,6 +60,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=self.log,
             env=side.env(),
+            cwd=side.path,  # `python -m` puts the working folder first on the path: the side's own
             text=True,
             start_new_session=True,
         )

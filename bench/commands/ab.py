@@ -76,7 +76,8 @@ class Ab(Command):
         policy = options.policy()
         plan = Plan(
             settings=encode_settings(options.settings),
-            targets=list(options.targets),
+            # workers start in the side's own folder: a target's path must not depend on ours
+            targets=[str(Path(t).resolve()) if Path(t).exists() else t for t in options.targets],
             selection={
                 "size": options.size,
                 "workloads": list(options.workloads),
