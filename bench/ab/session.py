@@ -250,8 +250,11 @@ class Session:
         outcome.seconds = dict(self.seconds)
         return outcome
 
-    def _replace(self, workers: list[Worker], pair: int) -> list[Worker]:
+    def _replace(self, workers: list[Worker], pair: int, dead: bool = False) -> list[Worker]:
+        """A fresh pair in place of ``workers``: asked to exit, or killed when one of them died."""
         for worker in workers:
+            if dead:
+                worker.kill()
             worker.close()
         fresh = self._start(pair)
         self._plans(fresh)  # each worker holds the cases it may be asked to build
@@ -275,15 +278,8 @@ class Session:
             case.error = str(error)
         except WorkerDied as error:
             case.error = str(error)
-            for worker in workers:
-                worker.kill()
-            return self._replace_dead(pair)
+            return self._replace(workers, pair, dead=True)
         return workers
-
-    def _replace_dead(self, pair: int) -> list[Worker]:
-        fresh = self._start(pair)
-        self._plans(fresh)
-        return fresh
 
     def _blocks(self, workers: list[Worker]) -> dict[str, Any]:
         """Quads of blocks, ABBA or BAAB at random, until this pair's time for the case is spent."""
