@@ -17,6 +17,9 @@ from pathlib import Path
 
 import nox
 
+sys.path.insert(0, str(Path(__file__).parent))  # bench.engine: the one engine rule
+from bench.engine import container_engine as find_engine
+
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -232,16 +235,11 @@ def soak(session: nox.Session) -> None:
 
 
 def container_engine(session: nox.Session) -> str:
-    """``$BENCH_CONTAINER_ENGINE``, else docker where its engine answers, else podman."""
-    chosen = os.environ.get("BENCH_CONTAINER_ENGINE")
-    if chosen:
-        return chosen
-    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0:
-        return "docker"
-    if shutil.which("podman"):
-        return "podman"
-    session.error("no container engine: neither a running Docker engine nor podman")
-    raise AssertionError  # session.error does not return
+    """The engine that builds and runs the images (the rule in bench/engine.py)."""
+    engine = find_engine()
+    if engine is None:
+        session.error("no container engine: neither a running Docker engine nor podman")
+    return str(engine)
 
 
 def mount(session: nox.Session, variable: str, default: Path, target: str, *, writes: bool) -> str:

@@ -12,6 +12,7 @@ and keep what was measured, marked partial.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -49,17 +50,20 @@ class CaseError(BenchError):
 class Worker:
     """One side's worker process and its pipe."""
 
-    def __init__(self, side: Side, role: str, scratch: Path) -> None:
+    started = itertools.count()
+
+    def __init__(self, side: Side, role: str, scratch: Path, cpus: list[int] | None, targets: list[str]) -> None:
         self.side, self.role = side, role
+        self.name = f"bench-ab-{os.getpid()}-{role}-{next(Worker.started)}"  # an image side's container
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the worker
             "w+", dir=scratch, prefix=f"{role}-", suffix=".log", delete=False
         )
         self.process = subprocess.Popen(
-            side.command(),
+            side.command(self.name, cpus, targets),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
-            env=side.env(),
+            env=side.env(cpus),
             cwd=side.path,  # `python -m` puts the working folder first on the path: the side's own
             text=True,
             start_new_session=True,
@@ -95,6 +99,7 @@ class Worker:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+            self.side.stop(self.name)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -124,6 +129,9 @@ class Plan:
     block_rounds: int = 5
     min_quads: int = 2
     seed: int = 0  # of the block orders
+    # CPUs the workers pin themselves to, pair by pair in rotation: both workers of a pair on the same
+    # ones, so that what one core suffers (other tenants, interrupts) falls on both sides alike
+    affinity: list[list[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -195,8 +203,9 @@ class Session:
             roles.reverse()
         workers: dict[int, Worker] = {}
         try:
+            cpus = self.plan.affinity[pair % len(self.plan.affinity)] if self.plan.affinity else None
             for role, index in roles:
-                workers[index] = Worker(self.sides[index], role, self.scratch)
+                workers[index] = Worker(self.sides[index], role, self.scratch, cpus, self.plan.targets)
             for index in (0, 1):
                 try:
                     hello = workers[index].ask("hello", settings=self.plan.settings, targets=self.plan.targets)

@@ -9,7 +9,10 @@ The harness that measures is always this checkout's (``bench/``); a side supplie
 * ``rev:REVISION`` — this interpreter, with the workloads of that git revision, checked out in a
   worktree of this repository (removed afterwards). A worker sees a folder holding links to this
   checkout's ``bench`` and to the worktree's ``workloads``, so the revision's workloads run under
-  this harness; workloads that no longer load with it are a side that cannot load.
+  this harness; workloads that no longer load with it are a side that cannot load;
+* ``image:NAME`` — a container image of the suite, run by the engine ``nox -s docker-*`` uses
+  (:mod:`bench.engine`, with ``$BENCH_CONTAINER_RUN_FLAGS``): its Python, torch and workloads,
+  with this checkout's ``bench`` mounted read-only over the image's, on a read-only root.
 
 Timing both sides with one harness means a difference is the sides' own (torch, the workloads'
 code), never a change in how they were timed.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,10 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bench
+from bench.engine import container_engine
 from bench.errors import UsageError
 
 ROOT = Path(bench.__file__).parents[1]  # this checkout: its harness measures both sides
-KINDS = ("current", "python", "rev")
+KINDS = ("current", "python", "rev", "image")
+IMAGE_SUITE = "/opt/suite"  # where the Dockerfiles put the suite (its bench/ is replaced by ours)
+CPUS_VARIABLE = "BENCH_AB_CPUS"  # the CPUs a worker pins itself to (bench.ab.worker)
 
 
 @dataclass
@@ -44,14 +51,56 @@ class Side:
     revision: str | None = None  # rev: the commit it resolved to
     about: dict[str, object] = field(default_factory=dict)  # filled from the workers' hello
 
-    def command(self) -> list[str]:
-        return [self.python, "-m", "bench.ab.worker"]
+    image: str | None = None  # image: its name; python is then the interpreter inside it
+    engine: str | None = None
+    image_id: str | None = None
 
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": self.path, "PYTHONUNBUFFERED": "1"}
+    def command(self, name: str, cpus: list[int] | None, targets: list[str]) -> list[str]:
+        """The worker's command line: ``name`` names its container (an image side), ``cpus`` its pinning."""
+        if self.image is None:
+            return [self.python, "-m", "bench.ab.worker"]
+        assert self.engine is not None
+        mounts = [f"--volume={target}:{target}:ro" for target in targets if Path(target).exists()]
+        pinned = [f"--env={CPUS_VARIABLE}={','.join(map(str, cpus))}"] if cpus else []
+        return [
+            self.engine,
+            "run",
+            "--rm",
+            "--interactive",
+            f"--name={name}",
+            "--read-only",
+            "--tmpfs=/tmp",
+            f"--volume={ROOT / 'bench'}:{IMAGE_SUITE}/bench:ro",
+            *mounts,
+            *pinned,
+            *shlex.split(os.environ.get("BENCH_CONTAINER_RUN_FLAGS", "")),
+            "--entrypoint=python",
+            self.image,
+            "-m",
+            "bench.ab.worker",
+        ]
+
+    def env(self, cpus: list[int] | None) -> dict[str, str]:
+        env = {**os.environ, "PYTHONPATH": self.path, "PYTHONUNBUFFERED": "1"}
+        env.pop(CPUS_VARIABLE, None)
+        return {**env, CPUS_VARIABLE: ",".join(map(str, cpus))} if cpus else env
+
+    def stop(self, name: str) -> None:
+        """Remove a killed worker's container (killing the engine's client leaves it running)."""
+        if self.image is not None and self.engine is not None:
+            subprocess.run([self.engine, "rm", "--force", name], capture_output=True, timeout=60, check=False)
 
     def record(self) -> dict[str, object]:
-        return {"spec": self.spec, "kind": self.kind, "python": self.python, "revision": self.revision, **self.about}
+        return {
+            "spec": self.spec,
+            "kind": self.kind,
+            "python": self.python,
+            "revision": self.revision,
+            "image": self.image,
+            "engine": self.engine,
+            "image_id": self.image_id,
+            **self.about,
+        }
 
 
 def _git(*args: str) -> str:
@@ -76,6 +125,27 @@ def _interpreter(spec: str, path: str) -> str:
         last = (done.stderr.strip().splitlines() or ["it failed"])[-1]
         raise UsageError(f"side {spec}: its Python cannot import torch and numpy ({last})")
     return found
+
+
+def _image(spec: str, name: str) -> Side:
+    """An ``image:`` side, its engine found and the image checked to exist."""
+    engine = container_engine()
+    if engine is None:
+        raise UsageError(f"side {spec}: no container engine (neither a running Docker engine nor podman)")
+    try:
+        done = subprocess.run(
+            [engine, "image", "inspect", "--format", "{{.Id}}", name],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except OSError as error:
+        raise UsageError(f"side {spec}: cannot run {engine} ({error.strerror})") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["not found"])[-1]
+        raise UsageError(f"side {spec}: no such image in {engine} ({last[:200]})")
+    return Side(spec, "image", "python", IMAGE_SUITE, image=name, engine=engine, image_id=done.stdout.strip())
 
 
 @contextlib.contextmanager
@@ -106,8 +176,10 @@ def resolved(specs: list[str], scratch: Path) -> Iterator[list[Side]]:
                 (view / "workloads").symlink_to(tree / "workloads")
                 (view / "pyproject.toml").symlink_to(ROOT / "pyproject.toml")
                 sides.append(Side(spec, kind, sys.executable, str(view), revision=commit))
+            elif kind == "image" and value:
+                sides.append(_image(spec, value))
             else:
-                raise UsageError(f"side {spec!r}: expected current, rev:REVISION or python:PATH")
+                raise UsageError(f"side {spec!r}: expected current, rev:REVISION, python:PATH or image:NAME")
         yield sides
     finally:
         for tree in worktrees:

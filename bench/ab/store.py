@@ -43,6 +43,7 @@ def write(run_dir: Path, outcome: Outcome, plan: Plan, thresholds: Thresholds) -
         "pairs": plan.pairs,
         "case_time": plan.case_time,
         "block_rounds": plan.block_rounds,
+        "affinity": plan.affinity,
         "thresholds": {"effects": thresholds.effects, "confidence": thresholds.confidence},
         "cases": [case.record() for case in outcome.cases],
         "only_baseline": outcome.only_baseline,
@@ -114,6 +115,7 @@ def sides_line(record: dict[str, Any]) -> str:
     for role in ("baseline", "candidate"):
         side = record["sides"][role]
         commit = f" @ {str(side['revision'])[:12]}" if side.get("revision") else ""
+        commit += f" ({side.get('engine')} {str(side.get('image_id'))[:19]})" if side.get("image") else ""
         lines.append(
             f"{role}: {side['spec']}{commit} | torch {side.get('torch')} | python {side.get('python')}"
             f" | {side.get('cpu')} x{side.get('cpus')}"

@@ -14,6 +14,9 @@ nothing a workload prints can break the protocol). Requests:
 * ``{"op": "exit"}``.
 
 Any failure is answered ``{"error": "one line"}``; the worker goes on to the next request.
+
+``$BENCH_AB_CPUS`` (e.g. ``1`` or ``0,1``) pins the worker to those CPUs before torch is imported,
+so every thread it starts stays there.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
             "threads": machine["torch_threads"],
             "container": machine["container"],
             "pid": os.getpid(),
+            "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "workloads": len(state["workloads"]),
         }
 
@@ -103,6 +107,9 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
 
 
 def main() -> None:
+    cpus = os.environ.get("BENCH_AB_CPUS")
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(cpu) for cpu in cpus.split(",")})
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever else writes to standard output lands in standard error
     sys.stdout = sys.stderr
