@@ -165,22 +165,30 @@ def torch_environment(session: nox.Session, version: str) -> str:
     return str(python.absolute())  # not resolve(): a venv's python is a link to the base interpreter
 
 
+AB_SIDES = {"--rev": "rev", "--torch": "python", "--image": "image"}  # nox -s ab's options: bench ab's sides
+
+
 @nox.session
 def ab(session: nox.Session) -> None:
-    """bench ab from nox: ``-- --rev BASE --rev HEAD [bench ab options]``, or ``-- --torch 2.13.0 --torch 2.14.1``
-    (each torch in a virtualenv of the pinned set with only torch and its torchvision swapped)."""
+    """bench ab from nox: ``-- --rev BASE --rev HEAD [bench ab options]``, ``-- --torch 2.13.0 --torch 2.14.1``
+    (each torch in a virtualenv of the pinned set with only torch and its torchvision swapped), ``--image NAME``
+    for an image side; one side alone is judged against ``current``."""
     install_suite(session)
     sides, rest, arguments = [], [], iter(session.posargs)
     for argument in arguments:
-        if argument in ("--rev", "--torch"):
+        if argument in AB_SIDES:
             value = next(arguments, None)
             if value is None:
                 session.error(f"ab: {argument} needs a value")
-            sides.append(f"rev:{value}" if argument == "--rev" else f"python:{torch_environment(session, value)}")
+            if argument == "--torch":
+                value = str(torch_environment(session, value))
+            sides.append(f"{AB_SIDES[argument]}:{value}")
         else:
             rest.append(argument)
-    if len(sides) not in (0, 2):
-        session.error("ab: name two sides (--rev A --rev B, or --torch X --torch Y), or none (current vs current)")
+    if len(sides) > 2:
+        session.error("ab: at most two sides (--rev, --torch or --image); one is judged against current")
+    if len(sides) == 1:
+        sides.insert(0, "current")
     session.run("python", "-m", "bench", "ab", *sides, *rest)
 
 

@@ -23,7 +23,7 @@ from processes import ROOT, run_python
 from bench.ab import paired
 from bench.ab.session import guard
 from bench.ab.sides import Side, resolved
-from bench.commands.ab import selector
+from bench.commands.ab import pinned, selector, without_jobs
 from bench.errors import UsageError
 
 DYING = '''
@@ -56,6 +56,15 @@ def test_selection_expressions_are_pytests() -> None:
     assert selector(None, "blas and not training")(case) and not selector(None, "layers")(case)
     with pytest.raises(UsageError, match="bad -k/-m expression"):
         selector("mm and (", None)
+
+
+def test_distributed_jobs_are_left_out_unless_named() -> None:
+    job = {"id": "cifar_ddp/x", "family": "cifar10", "workload": "cifar_ddp", "tags": ["distributed", "training"]}
+    left_out: set[str] = set()
+    assert not without_jobs(lambda case: True, (), (), left_out)(job) and left_out == {"cifar_ddp/x"}
+    assert without_jobs(lambda case: True, ("cifar_ddp",), (), set())(job)
+    assert without_jobs(lambda case: True, (), ("distributed",), set())(job)
+    assert not without_jobs(lambda case: False, ("cifar_ddp",), (), set())(job), "-k still applies"
 
 
 def test_the_paired_ratio_and_its_verdicts() -> None:
@@ -91,8 +100,8 @@ def test_sides_on_different_hardware_are_refused() -> None:
         ("rev:no-such-revision-here", "side rev:no-such-revision-here: unknown revision"),
         ("python:/no/such/python", "side python:/no/such/python: no such interpreter"),
         ("python:/bin/false", "side python:/bin/false: its Python cannot import torch"),
-        ("image", "expected current, rev:REVISION or python:PATH"),
-        ("nonsense:x", "expected current, rev:REVISION or python:PATH"),
+        ("image", "expected current, rev:REVISION, python:PATH or image:NAME"),
+        ("nonsense:x", "expected current, rev:REVISION, python:PATH or image:NAME"),
     ],
 )
 def test_a_side_that_cannot_be_had_is_one_line(spec: str, says: str, tmp_path: Path) -> None:
@@ -101,6 +110,78 @@ def test_a_side_that_cannot_be_had_is_one_line(spec: str, says: str, tmp_path: P
     done = bench("ab", "current", spec, "--quick", "--workload", "mm", "--out", str(tmp_path / "runs"), cwd=tmp_path)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and says in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+FAKE_ENGINE = """#!{python}
+# Stands in for docker/podman: logs its arguments; knows one image, whose suite is this checkout.
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_ENGINE_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[:2] == ["image", "inspect"]:
+    if args[-1] != "suite:test":
+        sys.exit("Error: " + args[-1] + ": image not known")
+    print("sha256:" + "ab" * 32)
+elif args[0] == "run":
+    env = {{**os.environ, "PYTHONPATH": os.environ["FAKE_SUITE"]}}
+    env.update(a[len("--env="):].split("=", 1) for a in args if a.startswith("--env="))
+    os.chdir(os.environ["FAKE_SUITE"])
+    os.execve(sys.executable, [sys.executable, *args[args.index("--entrypoint=python") + 2 :]], env)
+"""
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in container engine as ``$BENCH_CONTAINER_ENGINE``; returns its log of calls."""
+    fake = tmp_path / "engine"
+    fake.write_text(FAKE_ENGINE.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setenv("BENCH_CONTAINER_ENGINE", str(fake))
+    monkeypatch.setenv("FAKE_ENGINE_LOG", str(tmp_path / "engine.log"))
+    monkeypatch.setenv("FAKE_SUITE", str(ROOT))
+    return tmp_path / "engine.log"
+
+
+def test_an_image_side_runs_its_workers_through_the_engine(engine: Path, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    argv = ("ab", "current", "image:suite:test", "--quick", "--workload", "mm", "--pairs", "1", "--case-time", "0.05")
+    done = bench(*argv, "-k", "not matmul", "--out", str(out), cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    record = json.loads((next(out.iterdir()) / "ab.json").read_text())
+    side = record["sides"]["candidate"]
+    assert side["image"] == "suite:test" and side["image_id"] == "sha256:" + "ab" * 32 and side["torch"]
+    assert [c["id"] for c in record["cases"]] == ["mm/n=64/op=mm/float32"] and not record["cases"][0]["error"]
+    calls = [json.loads(line) for line in engine.read_text().splitlines()]
+    (run,) = [c for c in calls if c[0] == "run"]
+    assert {"--rm", "--interactive", "--read-only", f"--volume={ROOT / 'bench'}:/opt/suite/bench:ro"} <= set(run)
+    assert run[-3:] == ["suite:test", "-m", "bench.ab.worker"] and any(a.startswith("--name=bench-ab-") for a in run)
+    assert f"--env=BENCH_AB_CPUS={record['affinity'][0][0]}" in run, "pinned like the other side"
+    assert side["affinity"] == record["sides"]["baseline"]["affinity"] == record["affinity"][0]
+
+
+@pytest.mark.parametrize(
+    ("engine_path", "spec", "says"),
+    [
+        (None, "image:suite:none", "side image:suite:none: no such image in"),
+        ("/no/such/engine", "image:suite:test", "side image:suite:test: cannot run /no/such/engine"),
+    ],
+)
+def test_an_image_that_cannot_be_had_is_one_line(
+    engine: Path, engine_path: str | None, spec: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine_path:
+        monkeypatch.setenv("BENCH_CONTAINER_ENGINE", engine_path)
+    done = bench("ab", "current", spec, "--quick", "--workload", "mm", "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_worker_pairs_are_pinned_in_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert pinned(1) == [[0], [1], [2], [3]]
+    assert pinned(2) == [[0, 1], [2, 3]]
+    assert pinned(3) == [[0, 1, 2], [3, 0, 1]]
+    assert pinned(8) == [[0, 1, 2, 3]]
 
 
 def test_a_revision_is_checked_out_in_a_worktree_and_removed_after(tmp_path: Path) -> None:

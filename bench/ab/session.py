@@ -64,7 +64,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=self.log,
             env=side.env(cpus),
-            cwd=side.path,  # `python -m` puts the working folder first on the path: the side's own
+            cwd=side.workdir,
             text=True,
             start_new_session=True,
         )

@@ -73,6 +73,8 @@ class Side:
             f"--volume={ROOT / 'bench'}:{IMAGE_SUITE}/bench:ro",
             *mounts,
             *pinned,
+            f"--env=BENCH_IMAGE={self.image}",  # what the worker reports of its container
+            f"--env=BENCH_IMAGE_ID={self.image_id}",
             *shlex.split(os.environ.get("BENCH_CONTAINER_RUN_FLAGS", "")),
             "--entrypoint=python",
             self.image,
@@ -80,7 +82,12 @@ class Side:
             "bench.ab.worker",
         ]
 
-    def env(self, cpus: list[int] | None) -> dict[str, str]:
+    @property
+    def workdir(self) -> str | None:
+        """Where the worker starts: ``python -m`` puts it first on the path, so the side's own folder."""
+        return None if self.image else self.path
+
+    def env(self, cpus: list[int] | None = None) -> dict[str, str]:
         env = {**os.environ, "PYTHONPATH": self.path, "PYTHONUNBUFFERED": "1"}
         env.pop(CPUS_VARIABLE, None)
         return {**env, CPUS_VARIABLE: ",".join(map(str, cpus))} if cpus else env

@@ -38,6 +38,21 @@ def selector(keyword: str | None, markers: str | None) -> Callable[[dict[str, An
     return keep
 
 
+def without_jobs(
+    keep: Callable[[dict[str, Any]], bool], workloads: Sequence[str], tags: Sequence[str], left_out: set[str]
+) -> Callable[[dict[str, Any]], bool]:
+    """``keep``, less the distributed jobs unless named (``--tag distributed``, ``--workload``); those left out
+    are added to ``left_out``."""
+
+    def kept(case: dict[str, Any]) -> bool:
+        if "distributed" in case["tags"] and "distributed" not in tags and case["workload"] not in workloads:
+            left_out.add(case["id"])
+            return False
+        return keep(case)
+
+    return kept
+
+
 PAIRS = 4
 CASE_TIME = 1.0
 QUICK_CASE_TIME = 0.25
@@ -103,7 +118,7 @@ class Ab(Command):
         from bench.distributed import encode_settings  # noqa: PLC0415
         from bench.options import SuiteOptions  # noqa: PLC0415
 
-        options = SuiteOptions.parse(args)
+        options, left_out = SuiteOptions.parse(args), set[str]()
         if options.settings.threads is None:  # one thread per worker unless asked: see pinned()
             options = dataclasses.replace(options, settings=dataclasses.replace(options.settings, threads=1))
         thresholds = Thresholds.parse(args.threshold, args.confidence)
@@ -123,7 +138,7 @@ class Ab(Command):
                 "dtypes": list(options.dtypes),
                 "params": list(options.params),
             },
-            keep=selector(args.keyword, args.markers),
+            keep=without_jobs(selector(args.keyword, args.markers), options.workloads, options.tags, left_out),
             # rounds of 10 ms at least, even --quick: a block of a few rounds must outlast the noise of a call
             policy={"round_time": max(policy.round_time, 0.01), "max_time": policy.max_time},
             pairs=args.pairs,
@@ -144,6 +159,12 @@ class Ab(Command):
             outcome = Session(
                 sides, plan, Path(scratch), progress=lambda line: print(f"bench: {line}", flush=True)
             ).run()
+        if left_out:
+            print(
+                f"bench: {len(left_out)} distributed job(s) left out: each block would launch a whole torchrun job"
+                " (select them with --tag distributed or --workload NAME)",
+                flush=True,
+            )
         judge(outcome, thresholds)
         run_dir = runs.new_run_dir(Path(args.out), f"ab-{options.settings.device.split(':')[0]}-{options.size}")
         record = read(write(run_dir, outcome, plan, thresholds))
