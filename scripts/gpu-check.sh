@@ -2,7 +2,8 @@
 # The GPU check: one script, run once on a machine with a CUDA GPU and PyTorch installed
 # (no nox, no network needed). It runs the CUDA-only tests, the harness and sampler overhead checks
 # on the GPU, the data-parallel training on one GPU over NCCL (world size 1: the CUDA code path,
-# not multi-GPU scaling), and the whole suite at full size on CUDA, then prints a short table last.
+# not multi-GPU scaling), an A/A head-to-head (bench ab, its false alarms on the GPU), and the whole
+# suite at full size on CUDA, then prints a short table last.
 #
 #   scripts/gpu-check.sh            # on the GPU machine; results under $OUT (or results/runs)
 #   scripts/gpu-check.sh --dry-run  # on a CPU: the same steps at smoke size on the CPU
@@ -55,6 +56,13 @@ step "telemetry sampler overhead on $device"
 step "DDP on $device, one process (NCCL on a GPU, gloo on the CPU), smoke size"
 timeout 150 "$PY" -m bench ddp --device "$device" --nproc-per-node 1 --quick --param path=tensor --param ranks=all \
   --out "$OUT_DIR" -- -q -p no:warnings 2>&1 | tail -n 3 | tee -a "$log" || status=1
+
+step "A/A head-to-head on $device (bench ab current current, quick matrix and layers: a slower verdict is a false alarm)"
+timeout 300 "$PY" -m bench ab current current --device "$device" --quick --family matrix --family layers --pairs 3 \
+  --out "$OUT_DIR" > "$OUT_DIR/ab.log" 2>&1
+code=$?
+grep -E "^[0-9]+ slower, |^bench: time: " "$OUT_DIR/ab.log" | tee -a "$log"
+((code <= 1)) || status=1
 
 step "suite on $device (${size[*]}, max-time $max_time s per case; DDP above)"
 before=$(ls "$OUT_DIR")

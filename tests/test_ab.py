@@ -328,3 +328,28 @@ def test_torchvision_pairs_with_torch_by_the_published_rule() -> None:
     assert [noxfile.torchvision_for(v) for v in ("2.14.1", "2.13.0+cpu", "2.12.0")] == ["0.29.1", "0.28.0", "0.27.0"]
     with pytest.raises(ValueError, match="no torchvision pairing rule"):
         noxfile.torchvision_for("1.13.1")
+
+
+def test_the_rates_scratch_revision_does_more_work_in_the_touched_workloads(tmp_path: Path) -> None:
+    """tools.ab_rates' A/B side: a commit off every branch whose touched workloads run every fifth call twice."""
+    from tools import ab_rates  # noqa: PLC0415 - the tool, not the product
+
+    with ab_rates.scratch_revision(tmp_path) as (commit, tree):
+        changed = subprocess.run(
+            ["git", "-C", str(ROOT), "diff", "--stat", "HEAD", commit], capture_output=True, text=True, check=True
+        ).stdout
+        assert "workloads/matrix.py" in changed and changed.count("|") == 1, changed
+        spec = importlib.util.spec_from_file_location("scratch_matrix", tree / "workloads" / "matrix.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        calls: list[int] = []
+        wrapped = module._more_work(lambda: calls.append(1))
+        for _ in range(10):
+            wrapped()
+        assert len(calls) == 12, "two extra runs in ten calls: 20 % more work"
+        branches = subprocess.run(
+            ["git", "-C", str(ROOT), "branch", "--contains", commit], capture_output=True, text=True, check=False
+        )
+        assert not branches.stdout.strip(), "the scratch is on no branch"
+    assert not tree.exists()

@@ -15,8 +15,9 @@ nothing a workload prints can break the protocol). Requests:
 
 Any failure is answered ``{"error": "one line"}``; the worker goes on to the next request.
 
-``$BENCH_AB_CPUS`` (e.g. ``1`` or ``0,1``) pins the worker to those CPUs before torch is imported,
-so every thread it starts stays there.
+``$BENCH_AB_CPUS`` (e.g. ``1`` or ``0,1``) pins the worker to those CPUs once its imports are done
+(both workers of a pair import at once on every CPU, then share theirs): every thread it has then,
+and every one it starts later.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
     from bench.runner import release, result_digest, time_rounds  # noqa: PLC0415
     from bench.timing import RoundPlan, RoundPolicy, backend_for, plan_rounds  # noqa: PLC0415
 
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"affinity": pin(os.environ.get("BENCH_AB_CPUS"))}  # torch is imported by now
 
     def hello(request: dict[str, Any]) -> dict[str, Any]:
         state["ctx"] = context = RunContext(decode_settings(request["settings"]))
@@ -54,7 +55,7 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
             "threads": machine["torch_threads"],
             "container": machine["container"],
             "pid": os.getpid(),
-            "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "affinity": state["affinity"],
             "workloads": len(state["workloads"]),
         }
 
@@ -106,10 +107,22 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
         answers.flush()
 
 
+def threads() -> list[int]:
+    """This process's threads (Linux), or the process alone."""
+    return [int(task) for task in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else [0]
+
+
+def pin(cpus: str | None) -> list[int] | None:
+    """Pin every thread of this process to ``cpus`` ("1", "0,1"); the CPUs its threads may use after."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    if cpus:
+        for thread in threads():
+            os.sched_setaffinity(thread, {int(cpu) for cpu in cpus.split(",")})
+    return sorted(set().union(*(os.sched_getaffinity(thread) for thread in threads())))
+
+
 def main() -> None:
-    cpus = os.environ.get("BENCH_AB_CPUS")
-    if cpus and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {int(cpu) for cpu in cpus.split(",")})
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever else writes to standard output lands in standard error
     sys.stdout = sys.stderr
