@@ -35,14 +35,20 @@ def interval(
     groups: Sequence[Sequence[float]], confidence: float, rng: np.random.Generator, resamples: int = RESAMPLES
 ) -> tuple[float, float]:
     """Percentile interval of :func:`median_ratio` by a two-level bootstrap (pairs, then block pairs)."""
-    groups = [np.asarray(g) for g in groups if len(g)]
+    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
     if sum(len(g) for g in groups) < MIN_BLOCK_PAIRS:
         return math.nan, math.nan
-    medians = np.empty(resamples)
-    for index in range(resamples):
-        chosen = rng.integers(len(groups), size=len(groups))
-        pooled = np.concatenate([rng.choice(groups[k], size=len(groups[k])) for k in chosen])
-        medians[index] = np.median(pooled)
+    sizes = np.array([len(g) for g in groups])
+    padded = np.full((len(groups), sizes.max()), np.nan)
+    for row, group in enumerate(groups):
+        padded[row, : len(group)] = group
+    # every resample at once: pairs drawn with replacement, then as many block pairs from each as it
+    # has; slots past a drawn pair's size stay NaN and the median skips them
+    chosen = rng.integers(len(groups), size=(resamples, len(groups)))
+    picks = (rng.random((resamples, len(groups), sizes.max())) * sizes[chosen][..., None]).astype(int)
+    drawn = padded[chosen[..., None], picks]
+    drawn[np.arange(sizes.max()) >= sizes[chosen][..., None]] = np.nan
+    medians = np.nanmedian(drawn.reshape(resamples, -1), axis=1)
     tail = 100 * (1 - confidence) / 2
     low, high = np.exp(np.percentile(medians, [tail, 100 - tail]))
     return float(low), float(high)

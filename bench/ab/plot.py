@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.ab.store import sides_line
+from bench.ab.store import placement, sides_line
 
 
 def table(record: dict[str, Any]) -> pd.DataFrame:
@@ -67,8 +67,9 @@ def describe(record: dict[str, Any]) -> list[str]:
     lines = sides_line(record).splitlines()
     lines.append(
         ", ".join(f"{counts.get(v, 0)} {v}" for v in ("slower", "faster", "unchanged", "inconclusive"))
-        + f"; {record['pairs']} worker pairs, {record['case_time']} s per case and pair"
+        + f"; {record['case_time']} s per case and pair"
     )
+    lines.append(placement(record["pairs"], record.get("settings", {}).get("threads"), record.get("affinity") or []))
     lines += [f"FAILED {case['id']}: {case['error']}" for case in record["cases"] if case.get("error")]
     if record.get("partial"):
         lines.append(f"PARTIAL: interrupted by {record.get('interrupted_by')}")

@@ -123,12 +123,19 @@ def sides_line(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def placement(pairs: object, threads: object, affinity: list[list[int]]) -> str:
+    """How the workers ran: pairs, threads, and the CPUs each pair was pinned to."""
+    placed = ", ".join("+".join(map(str, cpus)) for cpus in affinity) or "placed by the system"
+    return f"{pairs} worker pairs, {threads} thread(s) each, CPUs by pair: {placed}"
+
+
 def render(record: dict[str, Any]) -> str:
     """``show`` of a head-to-head: both sides, then the verdicts table."""
     thresholds = Thresholds(record["thresholds"]["effects"], record["thresholds"]["confidence"])
     sides = record["sides"]
     table = markdown(comparison(record), thresholds, sides["baseline"]["spec"], sides["candidate"]["spec"], METHOD)
+    how = placement(record.get("pairs"), record.get("settings", {}).get("threads"), record.get("affinity") or [])
     extra = [f"FAILED {line}" for line in failures(record)]
     if record.get("partial"):
         extra.append(f"PARTIAL: interrupted by {record.get('interrupted_by')}")
-    return "\n".join([sides_line(record), table.rstrip(), *extra])
+    return "\n".join([sides_line(record), how, table.rstrip(), *extra])

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def without_jobs(
     return kept
 
 
+STARTED = time.perf_counter()  # this module is imported as the command starts
 PAIRS = 4
 CASE_TIME = 1.0
 QUICK_CASE_TIME = 0.25
@@ -113,7 +115,7 @@ class Ab(Command):
     def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
         from bench.ab.session import Plan, Session, judge  # noqa: PLC0415 - imports torch
         from bench.ab.sides import resolved  # noqa: PLC0415
-        from bench.ab.store import comparison, read, render, write  # noqa: PLC0415
+        from bench.ab.store import comparison, placement, read, render, write  # noqa: PLC0415
         from bench.compare import Thresholds  # noqa: PLC0415
         from bench.distributed import encode_settings  # noqa: PLC0415
         from bench.options import SuiteOptions  # noqa: PLC0415
@@ -150,12 +152,8 @@ class Ab(Command):
             tempfile.TemporaryDirectory(prefix="bench-ab-") as scratch,
             resolved([args.baseline, args.candidate], Path(scratch)) as sides,
         ):
-            where = ", ".join("+".join(map(str, cpus)) for cpus in plan.affinity) or "placed by the system"
-            print(
-                f"bench: ab {sides[0].spec} (baseline) vs {sides[1].spec} (candidate): {args.pairs} worker pairs,"
-                f" {options.settings.threads} thread(s) each, CPUs by pair: {where}",
-                flush=True,
-            )
+            how = placement(args.pairs, options.settings.threads, plan.affinity)
+            print(f"bench: ab {sides[0].spec} (baseline) vs {sides[1].spec} (candidate): {how}", flush=True)
             outcome = Session(
                 sides, plan, Path(scratch), progress=lambda line: print(f"bench: {line}", flush=True)
             ).run()
@@ -169,7 +167,10 @@ class Ab(Command):
         run_dir = runs.new_run_dir(Path(args.out), f"ab-{options.settings.device.split(':')[0]}-{options.size}")
         record = read(write(run_dir, outcome, plan, thresholds))
         print(render(record))
-        print("bench: time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.seconds.items()))
+        spent = time.perf_counter() - STARTED
+        rest = spent - sum(outcome.seconds.values())
+        parts = [f"{name} {seconds:.0f} s" for name, seconds in outcome.seconds.items()]
+        print(f"bench: time: {spent:.0f} s since start: {', '.join(parts)}, the rest {rest:.0f} s (imports, judging)")
         print(f"bench: head-to-head record in {run_dir}")
         if outcome.partial:
             print(
