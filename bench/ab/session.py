@@ -127,7 +127,7 @@ class Plan:
     pairs: int = 3
     case_time: float = 0.5  # seconds of blocks per case and worker pair
     block_rounds: int = 5
-    min_quads: int = 2
+    min_quads: int = 1  # a training case (one run a block) may not fit more in its time
     seed: int = 0  # of the block orders
     # CPUs the workers pin themselves to, pair by pair in rotation: both workers of a pair on the same
     # ones, so that what one core suffers (other tenants, interrupts) falls on both sides alike

@@ -170,7 +170,8 @@ class Ab(Command):
         spent = time.perf_counter() - STARTED
         rest = spent - sum(outcome.seconds.values())
         parts = [f"{name} {seconds:.0f} s" for name, seconds in outcome.seconds.items()]
-        print(f"bench: time: {spent:.0f} s since start: {', '.join(parts)}, the rest {rest:.0f} s (imports, judging)")
+        parts.append(f"the rest {rest:.0f} s (imports, checking the sides, judging)")
+        print(f"bench: time: {spent:.0f} s since start: {', '.join(parts)}")
         print(f"bench: head-to-head record in {run_dir}")
         if outcome.partial:
             print(
