@@ -197,7 +197,6 @@ class Session:
 
     def _start(self, pair: int) -> list[Worker]:
         """A fresh pair, the side started first alternating; each says hello and plans the cases."""
-        started = time.perf_counter()
         roles = [("baseline", 0), ("candidate", 1)]
         if pair % 2:
             roles.reverse()
@@ -216,7 +215,6 @@ class Session:
             for worker in workers.values():
                 worker.kill()
             raise
-        self.seconds["start-up"] += time.perf_counter() - started
         return [workers[0], workers[1]]
 
     def _plans(self, workers: list[Worker]) -> list[list[dict[str, Any]]]:
@@ -230,7 +228,9 @@ class Session:
         return plans
 
     def run(self) -> Outcome:
-        workers, outcome = self._start(0), None
+        started, outcome = time.perf_counter(), None
+        workers = self._start(0)
+        self.seconds["start-up"] += time.perf_counter() - started
         try:
             guard(self.sides)
             baseline, candidate = self._plans(workers)
@@ -261,12 +261,14 @@ class Session:
 
     def _replace(self, workers: list[Worker], pair: int, dead: bool = False) -> list[Worker]:
         """A fresh pair in place of ``workers``: asked to exit, or killed when one of them died."""
+        started = time.perf_counter()
         for worker in workers:
             if dead:
                 worker.kill()
             worker.close()
         fresh = self._start(pair)
         self._plans(fresh)  # each worker holds the cases it may be asked to build
+        self.seconds["start-up"] += time.perf_counter() - started  # stopping the old pair included
         return fresh
 
     def _measure(self, case: CaseOutcome, workers: list[Worker], pair: int) -> list[Worker]:
