@@ -4,20 +4,27 @@ that the commands that do not run anything start fast)."""
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from typing import Any
 
 from bench.errors import UsageError
 
 
-def parse_number(label: str, text: str, kind: type[int] | type[float], minimum: float) -> Any:
-    """``text`` as an int or float no smaller than ``minimum``; UsageError naming ``label`` otherwise."""
+def parse_number(
+    label: str, text: str, kind: type[int] | type[float], minimum: float, maximum: float | None = None
+) -> Any:
+    """``text`` as a finite int or float in [``minimum``, ``maximum``]; UsageError naming ``label`` otherwise."""
     try:
         value = kind(text)
     except (TypeError, ValueError):
         raise UsageError(f"{label} expects {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+    if not math.isfinite(value):  # nan and inf pass every comparison below, or fail it silently
+        raise UsageError(f"{label} expects a finite number, got {text!r}")
     if value < minimum:
         raise UsageError(f"{label} must be >= {minimum:g}, got {text}")
+    if maximum is not None and value > maximum:
+        raise UsageError(f"{label} must be <= {maximum if isinstance(maximum, int) else f'{maximum:g}'}, got {text}")
     return value
 
 

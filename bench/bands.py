@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UsageError, file_errors
+from bench.errors import UsageError
 from bench.record import RunRecord
+from bench.runs import read_bounded
 
 DEFAULT_BANDS = Path(__file__).parents[1] / "results" / "references" / "cifar10_bands.toml"
 RECIPES = {"seed": {"batch": 64, "lr": 0.001}}  # the tutorial's; a band's recipe must be one of these
@@ -45,10 +46,12 @@ class Band:
         return (self.model, self.recipe, self.epochs, self.data, self.device)
 
 
+MAX_BANDS_BYTES = 1 << 20  # a bands file is a few kB of TOML
+
+
 def load_bands(path: Path = DEFAULT_BANDS) -> list[Band]:
     """Read and check a bands file; any problem is one UsageError line naming the file."""
-    with file_errors(f"cannot read the bands file {path}"):
-        text = path.read_bytes()
+    text = read_bounded(path, MAX_BANDS_BYTES, "any bands file")
     try:
         raw = tomllib.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -28,6 +28,7 @@ from bench import runs
 from bench.compare import Thresholds, fingerprint, judge
 from bench.errors import UsageError, file_errors
 from bench.record import RunRecord, record_file
+from bench.runs import read_bounded
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -137,7 +138,7 @@ def append(store: Path, run_path: Path) -> str:
     """Add one run in one transaction; a message saying what was done."""
     record = RunRecord.from_json(run_path)
     file = record_file(run_path)
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = hashlib.sha256(read_bounded(file)).hexdigest()
     with closing(connect(store, create=True)) as connection:
         if connection.execute("SELECT 1 FROM runs WHERE record_sha256 = ?", (digest,)).fetchone():
             return f"{run_path}: already in {store}"

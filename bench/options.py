@@ -104,8 +104,13 @@ def suite_namespace(**values: Any) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(namespace), **values})
 
 
-def _option_number(name: str, text: str | None, kind: type[int] | type[float], minimum: float) -> Any:
-    return None if text is None else parse_number(f"--{name}", text, kind, minimum)
+SEED_MAX = 2**64 - 1  # torch.manual_seed's range (numpy's seed is taken modulo 2**32)
+
+
+def _option_number(
+    name: str, text: str | None, kind: type[int] | type[float], minimum: float, maximum: float | None = None
+) -> Any:
+    return None if text is None else parse_number(f"--{name}", text, kind, minimum, maximum)
 
 
 def _parse_value(key: str, text: str, current: Any) -> Any:
@@ -165,7 +170,7 @@ class SuiteOptions:
         """From an argparse namespace or pytest's ``config.option``; raises UsageError."""
         settings = RunSettings(
             device=ns.bench_device,
-            seed=_option_number("seed", ns.bench_seed, int, 0),
+            seed=_option_number("seed", ns.bench_seed, int, 0, SEED_MAX),
             determinism=ns.bench_determinism,
             threads=_option_number("threads", ns.bench_threads, int, 1),
             data=DataSettings(

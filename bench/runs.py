@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -78,13 +79,36 @@ def staged_folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def read_json(file: Path, max_bytes: int = MAX_RECORD_BYTES) -> Any:
-    """A JSON file from outside: size checked before reading, every failure one line."""
+def read_bounded(file: Path, max_bytes: int = MAX_RECORD_BYTES, what: str = "any run record") -> bytes:
+    """A regular file's bytes, at most ``max_bytes`` (``what`` is allowed to be that large).
+
+    Opened without blocking and checked on the open descriptor, so a FIFO or a device (a link to
+    ``/dev/zero`` says it is empty and never ends) is refused before anything is read; the cap is
+    counted while reading, not trusted from ``st_size``.
+    """
     with file_errors(f"cannot read {file}"):
-        size = file.stat().st_size
-        if size > max_bytes:
-            raise FileError(f"{file}: {size / 2**20:.0f} MB, more than any run record ({max_bytes / 2**20:.0f} MB)")
-        data = file.read_bytes()
+        descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                raise FileError(f"{file}: not a regular file")
+            if status.st_size > max_bytes:  # at once; the count below catches a file that grows
+                size, limit = status.st_size / 2**20, max_bytes / 2**20
+                raise FileError(f"{file}: {size:.0f} MB, more than {what} ({limit:.0f} MB)")
+            chunks, total = [], 0
+            while total <= max_bytes and (chunk := os.read(descriptor, min(1 << 20, max_bytes + 1 - total))):
+                chunks.append(chunk)
+                total += len(chunk)
+        finally:
+            os.close(descriptor)
+    if total > max_bytes:
+        raise FileError(f"{file}: more than {what} ({max_bytes / 2**20:.0f} MB)")
+    return b"".join(chunks)
+
+
+def read_json(file: Path, max_bytes: int = MAX_RECORD_BYTES) -> Any:
+    """A JSON file from outside (:func:`read_bounded`), every failure one line."""
+    data = read_bounded(file, max_bytes)
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as error:

@@ -160,6 +160,10 @@ CASES: dict[str, Bad] = {
     "run seed not a number": bad("run", "--seed", "one", says="--seed expects an integer"),
     "run no threads": bad("run", "--threads", "0", says="--threads must be >= 1"),
     "run max-time not a number": bad("run", "--max-time", "soon", says="--max-time expects a number"),
+    "run max-time nan": bad("run", "--max-time", "nan", says="--max-time expects a finite number, got 'nan'"),
+    "run max-time inf": bad("run", "--max-time", "inf", says="--max-time expects a finite number, got 'inf'"),
+    "run case-timeout nan": bad("run", "--case-timeout", "nan", says="--case-timeout expects a finite number"),
+    "run seed too large": bad("run", "--seed", str(2**70), says="--seed must be <= 18446744073709551615"),
     "run case-timeout negative": bad("run", "--case-timeout", "-2", says="--case-timeout must be >= 0.001, got -2"),
     "run unknown determinism": bad("run", "--determinism", "maybe", says="unknown determinism mode 'maybe'"),
     "run negative loader workers": bad("run", "--loader-workers", "-1", says="--loader-workers must be >= 0"),
@@ -401,6 +405,26 @@ def test_bad_input(workspace: Path, capsys: pytest.CaptureFixture[str], name: st
     assert snapshot(workspace) == before, "a bad input changed or added files"
 
 
+def at_most_8_gib() -> None:
+    """A child that reads without end stops at 8 GiB of address space instead of filling the machine."""
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_a_record_that_is_not_a_regular_file_is_refused_without_reading_it(workspace: Path, special: str) -> None:
+    """A FIFO would block a plain open() for ever; /dev/zero reports size 0 and never ends."""
+    folder = workspace / "special"
+    folder.mkdir()
+    if special == "fifo":
+        os.mkfifo(folder / "benchmark.json")
+    else:
+        (folder / "benchmark.json").symlink_to(special)
+    for argv in (["show", str(folder)], ["compare", str(folder), str(FIXTURE)]):
+        done = run_python("-m", "bench", *argv, cwd=workspace, timeout=60, preexec_fn=at_most_8_gib)
+        assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
 def test_the_matrix_is_wide() -> None:
     commands = {case.argv[0] for case in CASES.values() if case.argv}
     assert len(CASES) >= 25
@@ -445,7 +469,7 @@ NOX = [
     (["-s", "bench-cpu", "--", "--workload", "nope"], "bench: error: unknown workload 'nope'"),
     (["-s", "reproduce", "--", "--epochs", "zero"], "value expects an integer, got 'zero'"),
     (["-s", "ab", "--", "--rev"], "ab: --rev needs a value"),
-    (["-s", "ab", "--", "--rev", "HEAD"], "ab: name two sides"),
+    (["-s", "ab", "--", "--rev", "HEAD", "--rev", "HEAD", "--image", "x"], "ab: at most two sides"),
 ]
 
 
