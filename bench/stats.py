@@ -7,6 +7,21 @@ from collections.abc import Sequence
 import numpy as np
 
 RESAMPLES = 2000
+MAX_DRAWN = 1 << 23  # values drawn at once: 64 MB of float64, whatever the number of rounds
+
+
+def bootstrap_medians(values: Sequence[float], rng: np.random.Generator) -> np.ndarray:
+    """The medians of ``RESAMPLES`` resamples of ``values``, drawn in slices of at most ``MAX_DRAWN``
+    values, so that a record with a million rounds needs 64 MB, not 15 GiB (up to 4,194 rounds it is
+    one draw)."""
+    values = np.asarray(values, dtype=float)
+    rows = max(1, MAX_DRAWN // len(values))
+    return np.concatenate(
+        [
+            np.median(rng.choice(values, (min(rows, RESAMPLES - start), len(values))), axis=1)
+            for start in range(0, RESAMPLES, rows)
+        ]
+    )
 
 
 def ratio_interval(
@@ -19,8 +34,7 @@ def ratio_interval(
     """
     if len(numerator) < 2 or len(denominator) < 2:
         return float("nan"), float("nan")
-    top = np.median(rng.choice(np.asarray(numerator), (RESAMPLES, len(numerator))), axis=1)
-    bottom = np.median(rng.choice(np.asarray(denominator), (RESAMPLES, len(denominator))), axis=1)
+    top, bottom = bootstrap_medians(numerator, rng), bootstrap_medians(denominator, rng)
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(top / bottom, [tail, 100 - tail])
     return float(low), float(high)

@@ -211,3 +211,23 @@ def test_no_results_warning_without_a_difference_that_counts(capsys, tmp_path: P
     baseline = write(tmp_path / "baseline", with_digests(record()))
     code, out, err = compare_cli(capsys, str(baseline), str(write(tmp_path / "current", current)))
     assert code == 0 and "results differ" not in err + out
+
+
+def test_a_record_with_very_many_rounds_is_compared_in_bounded_memory(tmp_path: Path) -> None:
+    """100,000 rounds a case: one bootstrap draw of them all would need 1.6 GB; it runs in 1 GiB."""
+    import resource  # noqa: PLC0415
+
+    record = json.loads((FIXTURE / "benchmark.json").read_text())
+    record["benchmarks"] = record["benchmarks"][:1]
+    rounds = [1e-3 + 1e-6 * (i % 97) for i in range(100_000)]
+    record["benchmarks"][0]["stats"].update(data=rounds, rounds=len(rounds))
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "benchmark.json").write_text(json.dumps(record))
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    done = run_python("-m", "bench", "compare", "old", "new", cwd=tmp_path, timeout=300, preexec_fn=limited)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert "0 slower" in done.stdout and "1 unchanged" in done.stdout, done.stdout[-1000:]
