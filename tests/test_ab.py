@@ -23,7 +23,8 @@ from processes import ROOT, run_python
 from bench.ab import paired
 from bench.ab.session import guard
 from bench.ab.sides import Side, resolved
-from bench.commands.ab import pinned, selector, without_jobs
+from bench.commands.ab import pinned, without_jobs
+from bench.commands.base import selector
 from bench.errors import UsageError
 
 DYING = '''

@@ -167,6 +167,7 @@ CASES: dict[str, Bad] = {
     "run case-timeout negative": bad("run", "--case-timeout", "-2", says="--case-timeout must be >= 0.001, got -2"),
     "run unknown determinism": bad("run", "--determinism", "maybe", says="unknown determinism mode 'maybe'"),
     "run negative loader workers": bad("run", "--loader-workers", "-1", says="--loader-workers must be >= 0"),
+    "run k not an expression": bad("run", "--quick", "-k", "mm and (", says="bad -k/-m expression"),
     "run k matches nothing": bad("run", "--quick", "--workload", "mm", "-k", "no_such", says="no case matched"),
     "run folder is a file": bad(
         "run", "--workload", "mm", "--out", "{ws}/blocker/runs", setup=blocker, says="cannot create results folder"

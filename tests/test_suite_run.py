@@ -138,3 +138,26 @@ def test_pytest_selects_with_k_directly(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:]
     (result,) = json.loads(out.read_text())["benchmarks"]
     assert result["param"] == "diagonal/n=64/op=trace/float32"
+
+
+def test_a_run_in_which_every_case_failed_still_leaves_its_record(tmp_path: Path) -> None:
+    """Each case asks for 4 TB and fails: the record holds no timing and both failures with their reasons."""
+    out = tmp_path / "runs"
+    done = run_python("-m", "bench", "run", "--workload", "mm", "--param", "n=1000000", "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr[-2000:]
+    (run_dir,) = out.iterdir()
+    record = json.loads((run_dir / "benchmark.json").read_text())
+    assert record["benchmarks"] == [] and not record["bench"]["partial"]
+    failed = {f["id"]: f["error"] for f in record["bench"]["failed"]}
+    assert set(failed) == {"mm/n=1000000/op=mm/float32", "mm/n=1000000/op=matmul/float32"}
+    assert all("allocate" in error for error in failed.values()), failed
+    shown = run_python("-m", "bench", "show", str(run_dir), cwd=tmp_path)
+    assert shown.returncode == 0 and "2 failed" in shown.stdout
+
+
+def test_pytest_refusing_its_arguments_leaves_no_run_folder(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    argv = ("run", "--workload", "mm", "--out", str(out), "--", "-p", "no:benchmark")
+    done = run_python("-m", "bench", *argv, cwd=tmp_path)
+    assert done.returncode == 2 and "pytest refused the arguments after --" in done.stderr.splitlines()[-1]
+    assert not out.exists() or not any(out.iterdir()), "a stub folder without its record"

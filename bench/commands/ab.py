@@ -14,29 +14,8 @@ from typing import Any
 
 from bench import runs
 from bench.arguments import at_least, positive_int
-from bench.commands.base import Command, add_run_options, add_threshold_options
+from bench.commands.base import Command, add_run_options, add_threshold_options, selector
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
-
-
-def selector(keyword: str | None, markers: str | None) -> Callable[[dict[str, Any]], bool]:
-    """pytest's -k (over case ids) and -m (over families and tags) expressions, applied to planned cases."""
-    if not keyword and not markers:
-        return lambda case: True
-    from _pytest.mark.expression import Expression  # noqa: PLC0415 - pytest's own -k/-m syntax
-
-    try:
-        by_id = Expression.compile(keyword) if keyword else None
-        by_mark = Expression.compile(markers) if markers else None
-    except Exception as error:  # noqa: BLE001 - ParseError in older pytest, SyntaxError in newer ones
-        raise UsageError(f"bad -k/-m expression: {getattr(error, 'msg', None) or error}") from None
-
-    def keep(case: dict[str, Any]) -> bool:
-        marks = {case["family"], *case["tags"]}
-        return (by_id is None or by_id.evaluate(lambda name: name.lower() in case["id"].lower())) and (
-            by_mark is None or by_mark.evaluate(lambda name: name in marks)
-        )
-
-    return keep
 
 
 def without_jobs(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bench import runs
+from bench.errors import UsageError
 
 EPILOG = "exit codes: 0 ok, 1 a benchmark failed, 2 bad input, 3 device not available, 130 interrupted"
 
@@ -69,3 +70,24 @@ def describe_data(record: dict[str, Any]) -> str:
     """A data set's record in one line: label, source, image counts, where."""
     counts = f"{record.get('train_count', '?')} train / {record.get('test_count', '?')} test images"
     return f"{record.get('label', '?')} ({record.get('source', '?')}, {counts}) {record.get('path', '')}".rstrip()
+
+
+def selector(keyword: str | None, markers: str | None) -> Callable[[dict[str, Any]], bool]:
+    """pytest's -k (over case ids) and -m (over families and tags) expressions, applied to planned cases."""
+    if not keyword and not markers:
+        return lambda case: True
+    from _pytest.mark.expression import Expression  # noqa: PLC0415 - pytest's own -k/-m syntax
+
+    try:
+        by_id = Expression.compile(keyword) if keyword else None
+        by_mark = Expression.compile(markers) if markers else None
+    except Exception as error:  # noqa: BLE001 - ParseError in older pytest, SyntaxError in newer ones
+        raise UsageError(f"bad -k/-m expression: {getattr(error, 'msg', None) or error}") from None
+
+    def keep(case: dict[str, Any]) -> bool:
+        marks = {case["family"], *case["tags"]}
+        return (by_id is None or by_id.evaluate(lambda name: name.lower() in case["id"].lower())) and (
+            by_mark is None or by_mark.evaluate(lambda name: name in marks)
+        )
+
+    return keep

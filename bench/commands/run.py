@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import runs, signals
-from bench.commands.base import EPILOG, Command, add_run_options, describe_data
+from bench.commands.base import EPILOG, Command, add_run_options, describe_data, selector
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FileError, UsageError, file_errors
 
 
@@ -30,6 +30,7 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     from bench.suite.conftest import Given  # noqa: PLC0415
 
     options = SuiteOptions.parse(args)
+    selector(args.keyword, args.markers)  # a bad -k/-m is one line, before any folder is made
     context = RunContext(options.settings)
     cases = options.cases()
     for name, record in options.preflight(cases).items():  # data checked before anything is written
@@ -71,6 +72,9 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         shutil.rmtree(run_dir)  # nothing was measured: leave no empty run behind
         raise UsageError("no case matched the -k/-m selection")
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR) and not partial.exists():
+        shutil.rmtree(run_dir)  # pytest refused to run: no folder without its record
+        raise UsageError("pytest refused the arguments after -- (its message is above); nothing kept")
     saved = run_dir / runs.BENCHMARK_JSON
     if code == pytest.ExitCode.INTERRUPTED:
         finished = len(runs.read_json(saved)["benchmarks"]) if saved.exists() else 0

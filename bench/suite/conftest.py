@@ -127,6 +127,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.config.stash[_FAILED].append({"id": case.id, "error": failure_line(error)})
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A run in which every case failed still leaves its record, each failure with its reason:
+    pytest-benchmark (whose own hook has run by now) writes nothing without a benchmark."""
+    config = session.config
+    benchmarks = getattr(config, "_benchmarksession", None)
+    if benchmarks is None or benchmarks.benchmarks or not benchmarks.json or not config.stash.get(_FAILED, None):
+        return
+    record = config.hook.pytest_benchmark_generate_json(
+        config=config,
+        benchmarks=[],
+        include_data=True,
+        machine_info=benchmarks.get_machine_info(),
+        commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config),
+    )
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=record)
+    benchmarks.save_json(record)
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
     machine_info.update(envinfo.collect())
 
