@@ -12,10 +12,13 @@ runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
+import os
 import sqlite3
+import tempfile
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +58,22 @@ def default_path() -> Path:
     return runs.results_root() / "history.sqlite"
 
 
+def _create(path: Path) -> None:
+    """A new, complete store at ``path``: filled in a temporary file beside it, then hard-linked into
+    place. The link fails when another process made the store first; theirs is kept and used. So no
+    process ever sees a store half made, or deletes one it did not make."""
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
+    os.close(descriptor)
+    try:
+        with closing(sqlite3.connect(name)) as connection, connection:
+            connection.executescript(SCHEMA)
+            connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        with contextlib.suppress(FileExistsError):
+            os.link(name, path)
+    finally:
+        os.unlink(name)
+
+
 def connect(path: Path, create: bool) -> sqlite3.Connection:
     """Open the store (made when ``create`` and there is none), checking that it is one, of our schema
     version; any other file, SQLite databases of other programs included, is refused and left untouched."""
@@ -62,18 +81,14 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
         raise UsageError(f"{path}: no history store here (python -m bench history append RUN makes one)")
     if path.is_dir():
         raise UsageError(f"{path}: a folder, not a history store")
-    new = not path.exists()
     with file_errors(f"{path}: cannot open"):
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _create(path)
             connection = sqlite3.connect(path, timeout=30)
             try:
                 tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if not tables and create:
-                    with connection:
-                        connection.executescript(SCHEMA)
-                        connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                    tables = {"meta"}
                 if "meta" not in tables:
                     raise UsageError(f"{path}: not a history store (an SQLite file without its 'meta' table)")
                 version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
@@ -83,8 +98,6 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
                     raise UsageError(f"{path}: history schema {version[0]}, this version reads {SCHEMA_VERSION}")
             except BaseException:
                 connection.close()
-                if new:  # a store made just now but not filled (a full disk): leave none behind
-                    path.unlink(missing_ok=True)
                 raise
         except sqlite3.DatabaseError as error:
             raise UsageError(f"{path}: not a usable history store ({error})") from None

@@ -155,3 +155,49 @@ def test_a_process_killed_mid_append_leaves_the_store_as_it_was(tmp_path: Path) 
             assert connection.execute("SELECT COUNT(*) FROM results").fetchone() == (12,)
     assert "3000 results appended" in history.append(store, run)
     assert len(history.load(store)) == 12 + 3000
+
+
+TRIALS = int(os.environ.get("BENCH_TEST_TRIALS", "12"))  # more in a soak: the race is rare
+APPEND_ON_GO = """
+import sys, time
+from pathlib import Path
+from bench.cli import main
+go, store, run = (Path(a) for a in sys.argv[1:])
+while not go.exists():
+    time.sleep(0.0005)
+sys.exit(main(["history", "--db", str(store), "append", str(run)]))
+"""
+
+
+def test_two_appends_that_create_the_store_at_the_same_moment_both_land(tmp_path: Path) -> None:
+    """Released together on a store that does not exist yet: neither may lose its run or delete the
+    other's store (before the store was made atomically, one could delete the store it had lost)."""
+    runs = []
+    for name in ("a", "b"):
+        data = json.loads((FIXTURE / "benchmark.json").read_text())
+        data["datetime"] = f"2026-11-30T00:00:0{len(runs)}"  # two different records
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "benchmark.json").write_text(json.dumps(data))
+        runs.append(tmp_path / name)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for trial in range(TRIALS):
+        store, go = tmp_path / f"store-{trial}.sqlite", tmp_path / f"go-{trial}"
+        pair = [
+            subprocess.Popen(
+                [sys.executable, "-c", APPEND_ON_GO, str(go), str(store), str(run)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for run in runs
+        ]
+        time.sleep(0.6)  # both have imported and wait for the word
+        go.touch()
+        outcomes = [(process.wait(timeout=120), process.communicate()) for process in pair]
+        assert all(code == 0 for code, _ in outcomes), (trial, outcomes)
+        with sqlite3.connect(store) as connection:
+            assert connection.execute("SELECT count(*) FROM runs").fetchone() == (2,), trial
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        connection.close()
+    assert not list(tmp_path.glob(".store-*")), "no temporary store left behind"
