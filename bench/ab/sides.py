@@ -35,7 +35,6 @@ from bench.engine import container_engine
 from bench.errors import UsageError
 
 ROOT = Path(bench.__file__).parents[1]  # this checkout: its harness measures both sides
-KINDS = ("current", "python", "rev", "image")
 IMAGE_SUITE = "/opt/suite"  # where the Dockerfiles put the suite (its bench/ is replaced by ours)
 CPUS_VARIABLE = "BENCH_AB_CPUS"  # the CPUs a worker pins itself to (bench.ab.worker)
 
