@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -19,9 +20,16 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench.engine: the one engine rule
 from bench.engine import container_engine as find_engine
+from bench.runs import promote
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
+
+# nox stops a running command on KeyboardInterrupt only: SIGTERM (CI timeouts, schedulers) would end
+# nox alone and leave the benchmark running unwatched. Made a KeyboardInterrupt, it reaches the
+# command as nox's SIGTERM, and the command gets STOPPING's time to save its record marked partial.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+STOPPING = {"interrupt_timeout": 1.0, "terminate_timeout": 60.0}
 
 PINS = ("-c", "envs/dev.txt")
 DOCKERFILES = ("Dockerfile.cpu", "Dockerfile.cuda")
@@ -39,6 +47,11 @@ def install_suite(session: nox.Session, *extra: str) -> None:
     session.install(*PINS, "-e", ".", *extra)
 
 
+def bench(session: nox.Session, *args: str) -> None:
+    """``python -m bench ARGS``, given time to save its record when the session is stopped."""
+    session.run("python", "-m", "bench", *args, **STOPPING)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint, formatting), hadolint (Dockerfiles), actionlint (workflows), shellcheck (shell scripts)."""
@@ -50,19 +63,47 @@ def lint(session: nox.Session) -> None:
     session.run("shellcheck", *SHELL_SCRIPTS)
 
 
+def pytest(session: nox.Session, *args: str) -> None:
+    # nox: the bad-input tests drive its sessions as users do; hypothesis: the record fuzz
+    install_suite(session, "nox", "hypothesis")
+    session.run("pytest", "-p", "no:cacheprovider", *args, *session.posargs)
+
+
+FAST_TIER: dict[str, str] = {}  # the virtualenv `tests` made, which `tests-slow` runs in after it
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and correctness tests, a smoke run of the whole suite on the CPU; then lint."""
-    install_suite(session, "nox")  # the bad-input tests drive these sessions as users do
-    session.run("pytest", "tests", "-p", "no:cacheprovider", *session.posargs)
+    """The fast tier: unit and correctness tests, no end-to-end subprocess runs (a few minutes); then lint."""
+    pytest(session, "tests", "-m", "not slow")
+    FAST_TIER.update(bin=session.bin, location=str(session.virtualenv.location))
     session.notify("lint")
+
+
+@nox.session(name="tests-slow", python=False, requires=["tests"])
+def tests_slow(session: nox.Session) -> None:
+    """The fast tier, then the slow one in its virtualenv: end-to-end runs of the suite, nox and torchrun
+    in subprocesses, the long record fuzz."""
+    session.run(
+        str(Path(FAST_TIER["bin"]) / "python"),
+        *("-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "slow", *session.posargs),
+        env={"PATH": os.pathsep.join([FAST_TIER["bin"], os.environ["PATH"]]), "VIRTUAL_ENV": FAST_TIER["location"]},
+        external=True,
+    )
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The record fuzz from a fresh random seed (CI's tiers are derandomized): to find what they have not."""
+    session.env["BENCH_FUZZ_EXPLORE"] = "1"
+    pytest(session, "tests/test_record_fuzz.py", "-m", "slow")
 
 
 @nox.session(name="bench-cpu")
 def bench_cpu(session: nox.Session) -> None:
     """The benchmark suite on the CPU into results/runs/<run-id>/."""
     install_suite(session)
-    session.run("python", "-m", "bench", "run", "--device", "cpu", *session.posargs)
+    bench(session, "run", "--device", "cpu", *session.posargs)
 
 
 @nox.session(name="bench-cuda")
@@ -71,14 +112,14 @@ def bench_cuda(session: nox.Session) -> None:
     if not has_cuda_device():
         session.error("bench-cuda: no NVIDIA GPU on this machine (no driver, no nvidia-smi); use bench-cpu")
     install_suite(session)
-    session.run("python", "-m", "bench", "run", "--device", "cuda", *session.posargs)
+    bench(session, "run", "--device", "cuda", *session.posargs)
 
 
 @nox.session(name="bench-ddp")
 def bench_ddp(session: nox.Session) -> None:
     """The CIFAR-10 recipes with DistributedDataParallel: nox -s bench-ddp -- --nproc-per-node N [run options]."""
     install_suite(session)
-    session.run("python", "-m", "bench", "ddp", *session.posargs)
+    bench(session, "ddp", *session.posargs)
 
 
 @nox.session
@@ -87,7 +128,7 @@ def report(session: nox.Session) -> None:
     if not session.posargs:
         session.error("report: name the run folders after --, e.g. nox -s report -- results/runs/*")
     install_suite(session)
-    session.run("python", "-m", "bench", "report", *session.posargs)
+    bench(session, "report", *session.posargs)
 
 
 @nox.session
@@ -96,7 +137,7 @@ def compare(session: nox.Session) -> None:
     if len(session.posargs) < 2:
         session.error("compare: name the baseline and current runs after --, e.g. nox -s compare -- OLD NEW")
     install_suite(session)
-    session.run("python", "-m", "bench", "compare", *session.posargs)
+    bench(session, "compare", *session.posargs)
 
 
 @nox.session
@@ -189,7 +230,7 @@ def ab(session: nox.Session) -> None:
         session.error("ab: at most two sides (--rev, --torch or --image); one is judged against current")
     if len(sides) == 1:
         sides.insert(0, "current")
-    session.run("python", "-m", "bench", "ab", *sides, *rest)
+    bench(session, "ab", *sides, *rest)
 
 
 @nox.session(name="bench-regression")
@@ -201,23 +242,18 @@ def bench_regression(session: nox.Session) -> None:
     The Markdown table goes to results/compare.md; exit status 1 on a regression.
     """
     install_suite(session)
-    runs, baseline = Path("results") / "ci-runs", Path(os.environ.get("BENCH_BASELINE") or "results/baseline")
-    session.run("python", "-m", "bench", "run", "--quick", "--max-time", "0.3", "--out", str(runs), *session.posargs)
-    current = max(runs.iterdir(), key=lambda p: p.stat().st_mtime)
-    session.run("python", "-m", "bench", "history", "append", str(current))
+    baseline = Path(os.environ.get("BENCH_BASELINE") or "results/baseline")
+    job = Path("results") / "ci-runs" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"  # its own: jobs at once
+    bench(session, "run", "--quick", "--max-time", "0.3", "--out", str(job), *session.posargs)
+    (current,) = job.iterdir()
+    bench(session, "history", "append", str(current))
     if not baseline.exists():
         session.log(f"no baseline at {baseline}: this run ({current.name}) becomes it; nothing compared")
-        shutil.copytree(current, baseline)
+        promote(current, baseline)
         return
-    session.run("python", "-m", "bench", "compare", str(baseline), str(current), "--out", "results/compare.md")
+    bench(session, "compare", str(baseline), str(current), "--out", "results/compare.md")
     if os.environ.get("BENCH_PROMOTE") == "1":
-        promoted, old = baseline.with_name(baseline.name + ".new"), baseline.with_name(baseline.name + ".old")
-        for leftover in (promoted, old):
-            shutil.rmtree(leftover, ignore_errors=True)
-        shutil.copytree(current, promoted)  # complete before anything is replaced
-        baseline.rename(old)
-        promoted.rename(baseline)
-        shutil.rmtree(old)
+        promote(current, baseline)  # whole or not at all, even with another job promoting at once
         session.log(f"{current.name} is the new baseline")
 
 
@@ -225,14 +261,14 @@ def bench_regression(session: nox.Session) -> None:
 def reproduce(session: nox.Session) -> None:
     """Train the tutorial's CIFAR-10 recipes and check them against results/references (default: LeNet5)."""
     install_suite(session)
-    session.run("python", "-m", "bench", "reproduce", *session.posargs)
+    bench(session, "reproduce", *session.posargs)
 
 
 @nox.session
 def overhead(session: nox.Session) -> None:
     """Overheads on a 256 x 256 matmul: harness vs torch.utils.benchmark (default), or `-- sampler` on vs off."""
     install_suite(session)
-    session.run("python", "-m", "bench", "overhead", *session.posargs)
+    bench(session, "overhead", *session.posargs)
 
 
 @nox.session

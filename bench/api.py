@@ -14,7 +14,7 @@ from bench.context import DataSettings, RunContext, RunSettings
 from bench.errors import BenchError, UsageError
 from bench.record import Work
 from bench.registry import Prepared, returned, workload
-from bench.runs import write_json
+from bench.runs import open_regular, read_bounded, write_json
 from bench.timing import DeviceEvent, backend_for
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "Work",
     "backend_for",
     "distributed",
+    "open_regular",
+    "read_bounded",
     "returned",
     "workload",
     "write_json",

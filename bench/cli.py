@@ -29,6 +29,11 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks shown as escapes (a file name may hold one)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -48,8 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 signals.arm()  # the rest is Python-level work that a signal may stop at once
             return command.run(args, extra)
-    except BenchError as error:
-        print(f"bench: error: {error}", file=sys.stderr)
+    except BenchError as error:  # one line, whatever a path in it holds
+        print(f"bench: error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:  # before a run's cases started, or in a command that is not a run
         why = signals.received[0] if signals.received else "SIGINT"

@@ -15,6 +15,8 @@ versions or determinism modes are refused (exit 2) unless ``--allow-mismatch``.
 
 Runs made alike (same seed, determinism mode, device type, torch version and threads) should
 also compute the same numbers: a case whose ``result_sha256`` differs is a warning, not a failure.
+
+The table and the warnings name cases by their short labels (bench/labels.py); ``--full`` by id.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import UsageError
+from bench.labels import short_labels
 from bench.record import CaseResult, RunRecord
 from bench.stats import ratio_interval
 
@@ -160,7 +163,12 @@ class Comparison:
     only_current: list[str]
     warnings: list[str]
     different_results: list[str]
+    labels: dict[str, str]  # every case id above -> its short label, made over both sides together
     interleaved: bool = False  # both sides measured in one interleaved session: drift cancels
+
+    def name(self, case: str, full: bool = False) -> str:
+        """How the table and the warnings name a case: by its short label, or with ``full`` its id."""
+        return case if full else self.labels[case]
 
     @property
     def regressed(self) -> bool:
@@ -169,7 +177,7 @@ class Comparison:
     def counts(self) -> dict[str, int]:
         return {name: sum(v.verdict == name for v in self.verdicts) for name in ORDER}
 
-    def doubts(self) -> list[str]:
+    def doubts(self, full: bool = False) -> list[str]:
         """Warnings: results that did not reproduce, and so many cases changed that the machine's
         speed, not the code, likely did."""
         doubts = []
@@ -177,7 +185,7 @@ class Comparison:
             doubts.append(
                 f"results differ in {len(self.different_results)} case(s) though both runs had the same seed,"
                 " determinism mode, device type, torch version and threads (not reproducible, or the code changed;"
-                " see docs/determinism.md): " + ", ".join(self.different_results)
+                " see docs/determinism.md): " + ", ".join(self.name(case, full) for case in self.different_results)
             )
         counts = self.counts()
         changed = counts["slower"] + counts["faster"]
@@ -188,6 +196,12 @@ class Comparison:
                 " between the runs (other load, clocks); rerun both on a quiet machine."
             )
         return doubts
+
+
+def _distance(ratio: float) -> float:
+    """How far a ratio lies from 1 on a log scale, to sort by: one that under- or overflowed (times of
+    1e-300 s against 1 s) lies furthest."""
+    return abs(math.log(ratio)) if 0 < ratio < math.inf else math.inf
 
 
 def compare(baseline_path: Path, current_path: Path, thresholds: Thresholds, allow_mismatch: bool) -> Comparison:
@@ -217,13 +231,15 @@ def compare(baseline_path: Path, current_path: Path, thresholds: Thresholds, all
                 (len(old), len(new)),
             )
         )
-    verdicts.sort(key=lambda v: (ORDER.index(v.verdict), -abs(math.log(v.ratio)), v.case))
+    verdicts.sort(key=lambda v: (ORDER.index(v.verdict), -_distance(v.ratio), v.case))
+    both = [*base_results.values(), *current_results.values()]
     return Comparison(
         verdicts,
         sorted(base_results[k].id for k in base_results.keys() - current_results.keys()),
         sorted(current_results[k].id for k in current_results.keys() - base_results.keys()),
         warnings,
         different_results(baseline, current, base_results, current_results),
+        dict(zip([case.id for case in both], short_labels(both), strict=True)),
     )
 
 
@@ -237,9 +253,16 @@ def _time(seconds: float) -> str:
 SEQUENTIAL = "per-round times: {confidence} bootstrap interval of the ratio of medians"
 
 
-def markdown(result: Comparison, thresholds: Thresholds, baseline: str, current: str, method: str = SEQUENTIAL) -> str:
+def markdown(
+    result: Comparison,
+    thresholds: Thresholds,
+    baseline: str,
+    current: str,
+    method: str = SEQUENTIAL,
+    full: bool = False,
+) -> str:
     """The comparison as a Markdown table with its counts, thresholds and warnings; ``method`` says
-    how the intervals were made."""
+    how the intervals were made; ``full``: cases by id instead of short label."""
     counts = result.counts()
     lines = [
         f"## Benchmark comparison: {current} against {baseline}",
@@ -252,18 +275,18 @@ def markdown(result: Comparison, thresholds: Thresholds, baseline: str, current:
         + ").",
     ]
     lines += [f"> **WARNING** runs differ: {w}" for w in result.warnings]
-    lines += [f"> **WARNING** {doubt}" for doubt in result.doubts()]
+    lines += [f"> **WARNING** {doubt}" for doubt in result.doubts(full)]
     lines += ["", "| case | baseline | current | ratio [interval] | verdict |", "|---|---:|---:|---|---|"]
     for v in result.verdicts:
         interval = "" if math.isnan(v.low) else f" [{v.low:.3f}, {v.high:.3f}]"
         verdict = f"**{v.verdict.upper()}**" if v.verdict == "slower" else v.verdict
         few = v.verdict == "inconclusive" and min(v.rounds) < MIN_ROUNDS
         rounds = f" (rounds: {v.rounds[0]} vs {v.rounds[1]})" if few else ""
+        name = result.name(v.case, full)
         lines.append(
-            f"| `{v.case}` | {_time(v.baseline_s)} | {_time(v.current_s)} | {v.ratio:.3f}{interval} |"
-            f" {verdict}{rounds} |"
+            f"| `{name}` | {_time(v.baseline_s)} | {_time(v.current_s)} | {v.ratio:.3f}{interval} | {verdict}{rounds} |"
         )
     for title, cases in (("Only in the baseline", result.only_baseline), ("Only in the current", result.only_current)):
         if cases:
-            lines += ["", f"{title}: " + ", ".join(f"`{c}`" for c in cases)]
+            lines += ["", f"{title}: " + ", ".join(f"`{result.name(c, full)}`" for c in cases)]
     return "\n".join(lines) + "\n"

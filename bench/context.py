@@ -1,7 +1,8 @@
 """Device, seeds, determinism and threads: set once per run, recorded once.
 
-Workloads see only :class:`RunContext` — its device, its seeded tensor helpers
-and a scratch folder — so the same workload code runs on any device.
+Workloads see only :class:`RunContext` — its device, its seeded tensor helpers,
+a scratch folder, and where a training case may say how far it is — so the same
+workload code runs on any device, with or without a progress display.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,19 @@ class RunSettings:
             raise UsageError(f"telemetry rate must be within 0..1000 Hz, got {self.telemetry_hz}")
 
 
+@dataclass(frozen=True)
+class EpochDone:
+    """Where a training case is: what the harness's progress display shows between its epochs."""
+
+    epoch: int
+    epochs: int
+    test_accuracy: float  # fraction of test images right after this epoch
+    train_loss: float
+
+    def __str__(self) -> str:
+        return f"epoch {self.epoch}/{self.epochs}, acc {self.test_accuracy:.1%}, loss {self.train_loss:.3f}"
+
+
 class RunContext:
     """The run's device and reproducibility settings, applied to the process."""
 
@@ -92,6 +107,8 @@ class RunContext:
         self.device = resolve_device(settings.device)
         self.artifacts = artifacts  # the run folder, where workloads may leave side files
         self._scratch: Path | None = None
+        # the harness's progress display, set where one is shown (bench run, reproduce); None: nobody listens
+        self.on_epoch: Callable[[EpochDone], None] | None = None
 
     # -- set up -----------------------------------------------------------------
     def apply(self) -> None:
@@ -100,8 +117,10 @@ class RunContext:
             torch.set_num_threads(self.settings.threads)
         mode = self.settings.determinism
         deterministic = mode != "off"
-        if deterministic:
-            # cuBLAS reads this when its handle is created: set before first use.
+        if mode == "strict":
+            # Older torch raises in strict mode without it; cuBLAS reads it when its handle is
+            # created, so it is set before first use. Not in warn mode: on an H200 (torch 2.11) it
+            # made every small cuBLAS call about 36 us slower (docs/determinism.md).
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
         torch.use_deterministic_algorithms(deterministic, warn_only=mode == "warn")
         torch.backends.cudnn.deterministic = deterministic
@@ -148,6 +167,13 @@ class RunContext:
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def report_epoch(self, epoch: int, epochs: int, test_accuracy: float, train_loss: float) -> None:
+        """Say that epoch ``epoch`` of ``epochs`` is done: a training case is one timed call of minutes,
+        silent otherwise. Cheap (a line written, or nothing where no display listens), but inside the
+        timed call: for work whose steps are long, never within the rounds of a short call."""
+        if self.on_epoch is not None:
+            self.on_epoch(EpochDone(epoch, epochs, test_accuracy, train_loss))
 
     def artifact_dir(self, name: str, shared: bool = False) -> Path | None:
         """A folder for side files in the run folder (None outside a run): a new one for each

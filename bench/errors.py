@@ -1,6 +1,6 @@
 """Exit codes and the one error type the CLI turns into a one-line message.
 
-Exit codes (documented in the README and in ``python -m bench --help``):
+Exit codes (documented in docs/reliability.md and in ``python -m bench --help``):
 
 * 0 — everything ran and passed
 * 1 — at least one benchmark or check failed

@@ -30,6 +30,8 @@ import pandas as pd
 from bench import runs
 from bench.compare import Thresholds, fingerprint, judge
 from bench.errors import UsageError, file_errors
+from bench.labels import labels_by_id
+from bench.plotting import file_name, literal_text, log_scale
 from bench.record import RunRecord, record_file
 from bench.runs import read_bounded
 
@@ -74,6 +76,22 @@ def _create(path: Path) -> None:
         os.unlink(name)
 
 
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+
+def _check_columns(connection: sqlite3.Connection, path: Path) -> None:
+    """A store whose tables lack columns of the schema (made by hand, or by another program) is
+    refused here, in one line, rather than failing in the middle of a query."""
+    with closing(sqlite3.connect(":memory:")) as reference:
+        reference.executescript(SCHEMA)
+        for table in ("runs", "results"):
+            missing = sorted(_columns(reference, table) - _columns(connection, table))
+            if missing:
+                named = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+                raise UsageError(f"{path}: not a usable history store (table {table} lacks {named})")
+
+
 def connect(path: Path, create: bool) -> sqlite3.Connection:
     """Open the store (made when ``create`` and there is none), checking that it is one, of our schema
     version; any other file, SQLite databases of other programs included, is refused and left untouched."""
@@ -96,6 +114,7 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
                     raise UsageError(f"{path}: not a history store (no schema version in its 'meta' table)")
                 if version[0] != str(SCHEMA_VERSION):
                     raise UsageError(f"{path}: history schema {version[0]}, this version reads {SCHEMA_VERSION}")
+                _check_columns(connection, path)
             except BaseException:
                 connection.close()
                 raise
@@ -183,7 +202,10 @@ def load(store: Path) -> pd.DataFrame:
         )
     if frame.empty:
         raise UsageError(f"{store}: the history holds no results yet")
-    frame["samples"] = frame.samples.map(json.loads)
+    try:
+        frame["samples"] = frame.samples.map(json.loads)
+    except (TypeError, ValueError):
+        raise UsageError(f"{store}: not a usable history store (results.samples are not JSON lists)") from None
     return frame
 
 
@@ -192,6 +214,7 @@ class Step:
     """A change between two consecutive points of one series that ``compare`` would call real."""
 
     case_id: str
+    label: str  # the case's short label among the store's cases
     workload: str
     before: str  # commit (or run) before the step
     after: str
@@ -207,6 +230,7 @@ def _label(row: pd.Series) -> str:
 def steps(frame: pd.DataFrame, thresholds: Thresholds) -> list[Step]:
     """Slower/faster steps along each series (one case on one machine fingerprint)."""
     found, rng = [], np.random.default_rng(0)
+    names = labels_by_id(list(frame.case_id))
     for (case_id, _), series in frame.groupby(["case_id", "machine"], sort=True):
         rows = list(series.itertuples(index=False))
         for before, after in itertools.pairwise(rows):
@@ -214,7 +238,9 @@ def steps(frame: pd.DataFrame, thresholds: Thresholds) -> list[Step]:
                 before.samples, after.samples, thresholds.effect(after.family), thresholds.confidence, rng
             )
             if verdict in ("slower", "faster"):
-                found.append(Step(case_id, after.workload, _label(before), _label(after), ratio, verdict))
+                found.append(
+                    Step(case_id, names[case_id], after.workload, _label(before), _label(after), ratio, verdict)
+                )
     return found
 
 
@@ -226,30 +252,36 @@ def plot(frame: pd.DataFrame, found: list[Step], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     frame = frame.assign(label=[_label(row) for row in frame.itertuples(index=False)])
+    names = labels_by_id(list(frame.case_id))
     order = list(dict.fromkeys(frame.run_id))  # runs in time order: the x axis
     images = []
     for workload, rows in frame.groupby("workload", sort=True):
         figure, axis = plt.subplots(figsize=(9, 4))
-        for (case_id, _), series in rows.groupby(["case_id", "machine"], sort=True):
-            x = [order.index(run) for run in series.run_id]
-            axis.plot(x, series.median_s * 1e3, marker="o", markersize=3, linewidth=1, label=case_id)
-            for step in (s for s in found if s.case_id == case_id):
-                point = series[series.label == step.after]
-                if len(point):
-                    where = (order.index(point.run_id.iloc[-1]), point.median_s.iloc[-1] * 1e3)
-                    slower = step.verdict == "slower"
-                    axis.annotate("▲" if slower else "▼", where, color="red" if slower else "green", ha="center")
-        labels = dict(zip(frame.run_id, frame.label, strict=False))
-        axis.set_xticks(range(len(order)), [labels[run] for run in order], rotation=45, ha="right", fontsize=7)
-        axis.set_yscale("log")
-        axis.set_ylabel("median per call (ms)")
-        axis.set_title(f"{workload}: trend over commits (▲ slower, ▼ faster step)")
-        if rows.case_id.nunique() <= 8:
-            axis.legend(fontsize=6)
-        figure.tight_layout()
-        path = out / f"trend_{workload}.png"
-        figure.savefig(path, dpi=90)
-        plt.close(figure)
+        try:
+            with literal_text():
+                for (case_id, _), series in rows.groupby(["case_id", "machine"], sort=True):
+                    x = [order.index(run) for run in series.run_id]
+                    axis.plot(x, series.median_s * 1e3, marker="o", markersize=3, linewidth=1, label=names[case_id])
+                    for step in (s for s in found if s.case_id == case_id):
+                        point = series[series.label == step.after]
+                        if len(point):
+                            where = (order.index(point.run_id.iloc[-1]), point.median_s.iloc[-1] * 1e3)
+                            slower = step.verdict == "slower"
+                            axis.annotate(
+                                "▲" if slower else "▼", where, color="red" if slower else "green", ha="center"
+                            )
+                labels = dict(zip(frame.run_id, frame.label, strict=False))
+                axis.set_xticks(range(len(order)), [labels[run] for run in order], rotation=45, ha="right", fontsize=7)
+                log_scale(axis, "y")
+                axis.set_ylabel("median per call (ms)")
+                axis.set_title(f"{workload}: trend over commits (▲ slower, ▼ faster step)")
+                if rows.case_id.nunique() <= 8:
+                    axis.legend(fontsize=6)
+                figure.tight_layout()
+                path = out / f"trend_{file_name(str(workload))}.png"  # a plain pytest-benchmark name holds '/'
+                figure.savefig(path, dpi=90)
+        finally:
+            plt.close(figure)
         images.append(path)
     return images
 
@@ -257,4 +289,4 @@ def plot(frame: pd.DataFrame, found: list[Step], out: Path) -> list[Path]:
 def describe(found: list[Step]) -> list[str]:
     if not found:
         return ["no step change between consecutive runs of any series"]
-    return [f"{s.verdict.upper()} {s.case_id}: {s.before} -> {s.after}, x{s.ratio:.3f}" for s in found]
+    return [f"{s.verdict.upper()} {s.label}: {s.before} -> {s.after}, x{s.ratio:.3f}" for s in found]

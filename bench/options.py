@@ -15,7 +15,7 @@ from typing import Any
 from bench.arguments import parse_number
 from bench.context import DATA_SOURCES, DETERMINISM_MODES, DataSettings, RunSettings
 from bench.errors import UsageError
-from bench.registry import KNOWN_SIZES, Case, plan, select, sources
+from bench.registry import DISTRIBUTED, KNOWN_SIZES, Case, Workload, plan, select, sources
 from bench.timing import RoundPolicy
 
 
@@ -200,7 +200,21 @@ class SuiteOptions:
         return self.settings.device.split(":", 1)[0]
 
     def cases(self) -> list[Case]:
-        """The selected cases; with ``--workloads`` and no other selection, the targets' workloads only."""
+        """The selected cases; with ``--workloads`` and no other selection, the targets' workloads only;
+        with ``--quick``, the distributed jobs only where named (see :meth:`left_out`)."""
+        return [case for case in self._planned() if not (self.quick and self.unnamed_job(case.workload))]
+
+    def left_out(self) -> list[Case]:
+        """The distributed jobs ``--quick`` leaves out: each launches torchrun and its interpreters, 15-45 s
+        on a 2-core machine against a second or so for the other cases together (``bench ddp --quick``
+        runs them)."""
+        return [case for case in self._planned() if self.quick and self.unnamed_job(case.workload)]
+
+    def unnamed_job(self, workload: Workload) -> bool:
+        """A distributed job not asked for by ``--workload`` or ``--tag distributed``."""
+        return DISTRIBUTED in workload.tags and workload.name not in self.workloads and DISTRIBUTED not in self.tags
+
+    def _planned(self) -> list[Case]:
         chosen = select(self.workloads, self.families, self.tags, self.targets)
         return override(plan(chosen, self.size, self.device_type, self.dtypes), self.params)
 

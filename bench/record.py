@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import reprlib
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,28 +67,38 @@ class _Kind:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number that a float can hold: an integer of 400 digits is valid JSON, but arithmetic
+    with floats (a time in ms, a rate) fails on it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, float) or abs(value) <= sys.float_info.max
 
 
 def _within(low: float, high: float) -> Callable[[Any], bool]:
-    """A finite number in [low, high] (ints are finite however large; NaN fails every comparison)."""
-    return lambda v: _is_number(v) and (isinstance(v, int) or math.isfinite(v)) and low <= v <= high
+    """A finite number in [low, high] (NaN fails every comparison)."""
+    return lambda v: _is_number(v) and math.isfinite(v) and low <= v <= high
 
 
 def _list_of(what: str, kind: _Kind) -> _Kind:
     return _Kind(what, lambda v: isinstance(v, list) and all(kind.holds(x) for x in v))
 
 
-STRING = _Kind("a string", lambda v: isinstance(v, str))
+TEXT = _Kind("a string", lambda v: isinstance(v, str))  # free text: an error message, tracebacks included
+# A name (workload, family, case id, device, commit, machine …): readers print it in tables and in
+# one-line errors, draw it on plots and name files after it, so a newline, a NUL or a terminal's
+# escape sequence in it makes no sense.
+NAME = _Kind("a one-line printable string", lambda v: isinstance(v, str) and v.isprintable())
 BOOLEAN = _Kind("true or false", lambda v: isinstance(v, bool))
 OBJECT = _Kind("a JSON object", lambda v: isinstance(v, dict))
 COUNT = _Kind("an integer >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
 SECONDS = _Kind("a number >= 0", _within(0, math.inf))  # times, rates, sizes: finite and not negative
+DURATION = _Kind("a number > 0", lambda v: SECONDS.holds(v) and v > 0)  # a measured round: never no time
 FRACTION = _Kind("a number in [0, 1]", _within(0, 1))
 FINITE = _Kind("a finite number", _within(-math.inf, math.inf))
 NUMBER = _Kind("a number", _is_number)  # a training loss: NaN where the training diverged
-STRINGS = _list_of("a list of strings", STRING)
+NAMES = _list_of("a list of one-line printable strings", NAME)
 TIMES = _list_of("a list of numbers >= 0", SECONDS)
+DURATIONS = _list_of("a list of numbers > 0", DURATION)
 OBJECTS = _list_of("a list of JSON objects", OBJECT)
 CURRENT = _Kind(f"{RECORD_SCHEMA}, the record's schema", lambda v: COUNT.holds(v) and v == RECORD_SCHEMA)
 
@@ -131,27 +142,27 @@ class _Fields:
 
 # What readers use of each part, and what it must be. Fields not named here are kept as they are.
 _MACHINE = {
-    "node": STRING,
-    "cpu_model": STRING,
+    "node": NAME,
+    "cpu_model": NAME,
     "cpu_count": COUNT,
     "gpus": OBJECTS,
     "torch": OBJECT,
     "container": OBJECT,
 }
-_CONTAINER = {"in_container": BOOLEAN, "image": STRING, "flavor": STRING, "image_id": STRING}
-_COMMIT = {"id": STRING, "time": STRING, "dirty": BOOLEAN, "branch": STRING}
-_CONTEXT = {"device": STRING, "device_type": STRING, "seed": COUNT, "determinism": STRING, "threads": COUNT}
-_FAILURE = {"id": STRING, "error": STRING}
-_ENTRY = {"fullname": STRING, "group": STRING, "params": OBJECT, "options": OBJECT}
-_STATS = {"median": SECONDS, "iqr": SECONDS, "rounds": COUNT}
+_CONTAINER = {"in_container": BOOLEAN, "image": NAME, "flavor": NAME, "image_id": NAME}
+_COMMIT = {"id": NAME, "time": NAME, "dirty": BOOLEAN, "branch": NAME}
+_CONTEXT = {"device": NAME, "device_type": NAME, "seed": COUNT, "determinism": NAME, "threads": COUNT}
+_FAILURE = {"id": NAME, "error": TEXT}
+_ENTRY = {"fullname": NAME, "group": NAME, "params": OBJECT, "options": OBJECT}
+_STATS = {"data": DURATIONS, "median": SECONDS, "iqr": SECONDS, "rounds": COUNT}
 _PLAN = {"iterations": COUNT, "rounds": COUNT, "warmup_rounds": COUNT}
-_RATES = {"basis": STRING, "median_s": SECONDS, "items_per_s": SECONDS, "gflops": SECONDS, "gbytes_per_s": SECONDS}
-_DEVICE_TIME = {"per_round_s": TIMES, "median_s": SECONDS, "iqr_s": SECONDS}
-_DATA = {"label": STRING, "train_count": COUNT, "test_count": COUNT}
+_RATES = {"basis": NAME, "median_s": SECONDS, "items_per_s": SECONDS, "gflops": SECONDS, "gbytes_per_s": SECONDS}
+_DEVICE_TIME = {"per_round_s": DURATIONS, "median_s": SECONDS, "iqr_s": SECONDS}
+_DATA = {"label": NAME, "train_count": COUNT, "test_count": COUNT}
 _METRICS = {
-    "model": STRING,
-    "path": STRING,
-    "data_label": STRING,
+    "model": NAME,
+    "path": NAME,
+    "data_label": NAME,
     "images_per_s": SECONDS,
     "final_test_accuracy": FRACTION,
     "loader_bound": BOOLEAN,
@@ -162,7 +173,7 @@ _METRICS = {
     "weights_identical_across_ranks": BOOLEAN,
     "epochs": OBJECTS,
 }
-_TRAINED = ("model", "path", "data_label", "images_per_s")  # what every training result (its accuracy) has
+_TRAINED = ("final_test_accuracy", "model", "path", "data_label", "images_per_s")  # what every training result has
 _EPOCH = {"epoch": COUNT, "train_loss": NUMBER, "test_accuracy": FRACTION}
 _GPU_TELEMETRY = {"util_mean": SECONDS, "power_mean_w": SECONDS, "energy_j": FINITE, "throttled": BOOLEAN}
 _WORK = {"items": SECONDS, "flops": SECONDS, "bytes": SECONDS}
@@ -195,6 +206,12 @@ V1_VARIANTS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def _v1_variants(workload: Any) -> list[str]:
+    """The variant parameters of a v1 result's workload; none for a workload name that is not a
+    string (reading then stops on it, with its field named)."""
+    return list(V1_VARIANTS.get(workload, ())) if isinstance(workload, str) else []
+
+
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """v2 results name their variant parameters (v1 readers asked the registry); v2 runs list where
     their workloads came from (v1 had only the built-in ones). Records from before interruptions
@@ -207,7 +224,7 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
                 "result_sha256": None,
                 **entry["extra_info"],
                 "schema": 2,
-                "variants": list(V1_VARIANTS.get(entry["extra_info"].get("workload"), ())),
+                "variants": _v1_variants(entry["extra_info"].get("workload")),
             },
         }
         if isinstance(entry, dict) and isinstance(entry.get("extra_info"), dict)
@@ -293,8 +310,8 @@ class CaseResult:
         if not isinstance(stats, dict) or not TIMES.holds(stats.get("data", [])):
             raise UsageError(f"{where}: benchmark {index} has no valid 'stats' (per-round times must be numbers >= 0)")
         head = _Fields(entry, f"{where}: benchmark {index}")
-        name = head.get("name", STRING)
-        case_id = head.get("param", STRING) or name or "?"
+        name = head.get("name", NAME)
+        case_id = head.get("param", NAME) or name or "?"
         fields = _Fields(entry, f"{where}: benchmark {index} ({case_id})")
         fields.check(_ENTRY)
         fields.child("stats").check(_STATS)
@@ -304,27 +321,27 @@ class CaseResult:
         if work is not None:
             info.child("work").get("items", SECONDS, required=True)
         metrics = info.child("metrics")
-        if metrics.check(_METRICS).get("final_test_accuracy") is not None:
+        if "final_test_accuracy" in metrics.check(_METRICS):  # how readers tell a training result
             metrics.check({key: _METRICS[key] for key in _TRAINED}, required=True)
         for epoch in metrics.children("epochs"):
-            epoch.check(_EPOCH)
+            epoch.check(_EPOCH, required=True)  # the training curves draw all three
         info.child("telemetry").child("gpu").check(_GPU_TELEMETRY)
         return cls(
             id=case_id,
-            workload=info.get("workload", STRING) or name or "?",
-            family=info.get("family", STRING),
-            tags=info.get("tags", STRINGS) or [],
-            size=info.get("size", STRING),
+            workload=info.get("workload", NAME) or name or "?",
+            family=info.get("family", NAME),
+            tags=info.get("tags", NAMES) or [],
+            size=info.get("size", NAME),
             params=info.get("params", OBJECT) or {},
-            variants=info.get("variants", STRINGS) or [],
-            dtype=info.get("dtype", STRING),
-            device=info.get("device", STRING),
-            device_type=info.get("device_type", STRING),
+            variants=info.get("variants", NAMES) or [],
+            dtype=info.get("dtype", NAME),
+            device=info.get("device", NAME),
+            device_type=info.get("device_type", NAME),
             seed=info.get("seed", COUNT),
-            determinism=info.get("determinism", STRING),
+            determinism=info.get("determinism", NAME),
             threads=info.get("threads", COUNT),
             plan=info.section("plan", _PLAN),
-            result_sha256=info.get("result_sha256", STRING),
+            result_sha256=info.get("result_sha256", NAME),
             work=None if work is None else Work(work["items"], work.get("flops"), work.get("bytes")),
             stats=stats,
             rates=info.section("rates", _RATES),
@@ -383,12 +400,15 @@ class CaseResult:
 
     @property
     def timing(self) -> Timing:
-        """Median, IQR and per-round times: CUDA-event times where there are some, else the host's."""
+        """Median, IQR and per-round times: CUDA-event times where there are some, else the host's;
+        as floats, whatever JSON number they were written as (SQLite refuses integers past 2**63)."""
         stats, rates, device_time = self.stats or {}, self.rates or {}, self.device_time or {}
+        median = _either(rates.get("median_s"), stats.get("median"))
+        iqr = _either(device_time.get("iqr_s"), stats.get("iqr"))
         return Timing(
-            median_s=_either(rates.get("median_s"), stats.get("median")),
-            iqr_s=_either(device_time.get("iqr_s"), stats.get("iqr")),
-            samples=device_time.get("per_round_s") or stats.get("data") or [],
+            median_s=None if median is None else float(median),
+            iqr_s=None if iqr is None else float(iqr),
+            samples=[float(t) for t in device_time.get("per_round_s") or stats.get("data") or []],
             basis=rates.get("basis") or "host",
         )
 
@@ -449,8 +469,8 @@ class RunRecord:
         machine = top.child("machine_info")
         machine.check(_MACHINE)
         for gpu in machine.children("gpus"):
-            gpu.get("name", STRING, required=True)
-        machine.child("torch").get("version", STRING)
+            gpu.get("name", NAME, required=True)
+        machine.child("torch").get("version", NAME)
         machine.child("container").check(_CONTAINER)
         bench = top.child("bench")
         for failure in bench.children("failed"):
@@ -459,15 +479,15 @@ class RunRecord:
             cases=[CaseResult.from_dict(entry, where, index) for index, entry in enumerate(data["benchmarks"])],
             machine_info=data["machine_info"],
             commit_info=top.child("commit_info").check(_COMMIT),
-            datetime=top.get("datetime", STRING),
-            version=top.get("version", STRING),
+            datetime=top.get("datetime", NAME),
+            version=top.get("version", NAME),
             context=bench.child("context").check(_CONTEXT),
             selection=bench.get("selection", OBJECT) or {},
             cases_planned=bench.get("cases_planned", COUNT),
             preflight=bench.get("preflight", OBJECT) or {},
             failed=bench.get("failed", OBJECTS) or [],
             partial=bool(bench.get("partial", BOOLEAN)),
-            interrupted_by=bench.get("interrupted_by", STRING),
+            interrupted_by=bench.get("interrupted_by", NAME),
             sources=bench.get("sources", OBJECTS) or [],
         )
 

@@ -32,6 +32,7 @@ from bench.record import Work
 REQUIRED_SIZES = ("smoke", "full")
 KNOWN_SIZES = ("seed", "smoke", "full")
 DEVICE_TYPES = ("cpu", "cuda")
+DISTRIBUTED = "distributed"  # the tag of workloads that launch a job of several processes (torchrun)
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "float64": torch.float64,

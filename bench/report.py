@@ -2,7 +2,8 @@
 
 Reads only run records (pytest-benchmark JSON) and their side files; writes, into one folder,
 ``report.md``, a self-contained ``report.html`` (plots embedded), ``results.csv`` and PNGs.
-Every report says what it was measured on and what not to trust.
+Every report says what it was measured on and what not to trust. Tables and plots name a case by
+its short label (bench/labels.py); ``results.csv`` keeps its full id beside it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,10 @@ import pandas as pd
 from bench.ab import plot as ab_plot
 from bench.ab import store as ab_store
 from bench.errors import BenchError, UsageError
-from bench.record import CaseResult, RunRecord
-from bench.runs import staged_folder, write_atomic
+from bench.labels import from_id, short_labels
+from bench.plotting import file_name, literal_text, log_scale
+from bench.record import FINITE, NAME, CaseResult, RunRecord
+from bench.runs import read_json, staged_folder, write_atomic
 from bench.stats import ratio_interval
 
 NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
@@ -38,12 +42,23 @@ class Collection:
     head_to_heads: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # bench ab records
     skipped: list[str] = field(default_factory=list)
 
+    def labels(self) -> tuple[list[str], list[str]]:
+        """Short labels of every result and of every failure, in the order read, made all together:
+        one workload's cases read alike in every run, device and machine of the report."""
+        results = [case for _, record in self.records for case in record.cases]
+        variants = {case.workload: case.variants for case in results}
+        failed = [from_id(entry["id"], variants) for _, record in self.records for entry in record.failed]
+        # a plain pytest-benchmark result has no parameters but its id: described from the id, as failures are
+        described = [case if case.params else from_id(case.id, variants) for case in results]
+        labels = short_labels([*described, *failed])
+        return labels[: len(results)], labels[len(results) :]
+
     def failures(self) -> list[str]:
-        """Cases that failed, from each record's list (they have no results to show)."""
+        """Cases that failed, by label, from each record's list (they have no results to show)."""
+        failed = [(path, entry) for path, record in self.records for entry in record.failed]
         return [
-            f"{path.name}: {failed['id']}: {failed['error']}"
-            for path, record in self.records
-            for failed in record.failed
+            f"{path.name}: {label}: {entry['error']}"
+            for (path, entry), label in zip(failed, self.labels()[1], strict=True)
         ]
 
 
@@ -72,7 +87,7 @@ def container_of(record: dict[str, Any]) -> str | None:
     return f"{name}@{record['image_id'][:19]}" if record.get("image_id") else f"{name} (image id not recorded)"
 
 
-def _row(path: Path, record: RunRecord, case: CaseResult) -> dict[str, Any]:
+def _row(path: Path, record: RunRecord, case: CaseResult, label: str) -> dict[str, Any]:
     machine, rates, metrics = record.machine_info, case.rates or {}, case.metrics or {}
     gpu = (case.telemetry or {}).get("gpu") or {}
     timing = case.timing
@@ -86,6 +101,7 @@ def _row(path: Path, record: RunRecord, case: CaseResult) -> dict[str, Any]:
         "partial": record.partial,
         "container": container_of(machine.get("container") or {}),
         "case": case.id,
+        "label": label,
         "workload": case.workload,
         "family": case.family,
         "size": case.size,
@@ -119,8 +135,10 @@ def _row(path: Path, record: RunRecord, case: CaseResult) -> dict[str, Any]:
 
 
 def tidy(collection: Collection) -> pd.DataFrame:
-    """One row per benchmark result, whatever run, device or machine it came from."""
-    rows = [_row(path, record, case) for path, record in collection.records for case in record.cases]
+    """One row per benchmark result, whatever run, device or machine it came from: ``case`` its full
+    id, to join on; ``label`` its short label, to show."""
+    results = [(path, record, case) for path, record in collection.records for case in record.cases]
+    rows = [_row(*result, label) for result, label in zip(results, collection.labels()[0], strict=True)]
     if not rows:
         raise UsageError("the run records hold no benchmark results")
     return pd.DataFrame(rows)
@@ -133,7 +151,9 @@ def speedups(table: pd.DataFrame) -> pd.DataFrame:
     gpu = table[table.device_type == "cuda"].drop_duplicates(keys, keep="last")
     both = cpu.merge(gpu, on=keys, suffixes=("_cpu", "_gpu"))
     if both.empty:
-        return pd.DataFrame(columns=["case", "workload", "params", "variant", "dtype", "speedup", "low", "high"])
+        return pd.DataFrame(
+            columns=["case", "label", "workload", "params", "variant", "dtype", "speedup", "low", "high"]
+        )
     rng = np.random.default_rng(0)
     intervals = [
         ratio_interval(c, g, SPEEDUP_CONFIDENCE, rng) for c, g in zip(both.samples_cpu, both.samples_gpu, strict=True)
@@ -141,6 +161,7 @@ def speedups(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "case": both.case_cpu,
+            "label": both.label_cpu,
             "workload": both.workload,
             "params": both.params,
             "variant": both.variant_cpu,
@@ -155,8 +176,8 @@ def speedups(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def scaling(table: pd.DataFrame) -> pd.DataFrame:
-    """Data-parallel jobs next to the single process of the same recipe: images/s at N, at 1, and
-    the scaling efficiency images/s at N / (N x images/s at 1)."""
+    """Data-parallel jobs (by label) next to the single process of the same recipe: images/s at N, at
+    1, and the scaling efficiency images/s at N / (N x images/s at 1)."""
     jobs = table[table.world_size.notna()].copy()
     columns = [
         "case",
@@ -178,7 +199,7 @@ def scaling(table: pd.DataFrame) -> pd.DataFrame:
     merged = jobs[jobs.world_size > 1].merge(single, on=keys, how="left", suffixes=("", "_one"))
     return pd.DataFrame(
         {
-            "case": merged.case,
+            "case": merged.label,
             "device_type": merged.device_type,
             "world": merged.world_size.astype(int),
             "images/s": merged.train_images_per_s.round(0),
@@ -199,7 +220,7 @@ def crossovers(ratios: pd.DataFrame) -> list[str]:
             continue
         ordered = group.sort_values("cpu_median_s")
         winners = ordered[ordered.low > 1]
-        where = f"from {winners.case.iloc[0]} on" if not winners.empty else "at none of the sizes measured"
+        where = f"from {winners.label.iloc[0]} on" if not winners.empty else "at none of the sizes measured"
         lines.append(f"{workload} ({dtype}): the GPU wins (whole 95 % interval above 1) {where}")
     return lines
 
@@ -214,12 +235,12 @@ def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = ()) 
     if len(noisy):
         more = " …" if len(noisy) > 8 else ""
         found.append(
-            f"{len(noisy)} results are noisy (IQR above {NOISY:.0%} of the median): {', '.join(noisy.case[:8])}{more}"
+            f"{len(noisy)} results are noisy (IQR above {NOISY:.0%} of the median): {', '.join(noisy.label[:8])}{more}"
         )
     for column, what in (("throttled", "the GPU throttled during"), ("loader_bound", "data loading bounded")):
         hit = table[table[column].fillna(False).astype(bool)]
         if len(hit):
-            found.append(f"{what} {len(hit)} results: " + ", ".join(hit.case[:8]))
+            found.append(f"{what} {len(hit)} results: " + ", ".join(hit.label[:8]))
     synthetic = table[table.data == "synthetic"]
     if len(synthetic):
         found.append(f"{len(synthetic)} training results used SYNTHETIC data: their accuracies are not CIFAR-10's")
@@ -251,15 +272,32 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
+def _rate(gflops: float | None, gbytes_per_s: float | None, items_per_s: float | None) -> str:
+    """A result's rate as the timings table shows it; "-" where it has none (a plain pytest-benchmark file)."""
+    if pd.notna(gflops):
+        return f"{gflops:.1f} GFLOP/s"
+    if pd.notna(gbytes_per_s):
+        return f"{gbytes_per_s:.2f} GB/s"
+    return f"{items_per_s:.4g} items/s" if pd.notna(items_per_s) else "-"
+
+
 def _timings_view(table: pd.DataFrame) -> pd.DataFrame:
-    view = table[["case", "device_type", "median_s", "iqr_rel", "gflops", "gbytes_per_s", "items_per_s", "run"]].copy()
-    view["median"] = view.median_s.map(lambda s: f"{s * 1e3:.4g} ms")
+    view = table[["label", "device_type", "median_s", "iqr_rel", "gflops", "gbytes_per_s", "items_per_s", "run"]].copy()
+    view["median"] = view.median_s.map(lambda s: "-" if pd.isna(s) else f"{s * 1e3:.4g} ms")
     view["iqr/median"] = view.iqr_rel.map(lambda r: "" if pd.isna(r) else f"{r:.1%}" + (" NOISY" if r > NOISY else ""))
-    view["rate"] = [
-        f"{g:.1f} GFLOP/s" if pd.notna(g) else f"{b:.2f} GB/s" if pd.notna(b) else f"{i:.4g} items/s"
-        for g, b, i in zip(view.gflops, view.gbytes_per_s, view.items_per_s, strict=True)
+    view["rate"] = [_rate(*rates) for rates in zip(view.gflops, view.gbytes_per_s, view.items_per_s, strict=True)]
+    return view.rename(columns={"label": "case"})[["case", "device_type", "median", "iqr/median", "rate", "run"]]
+
+
+def _bar_names(group: pd.DataFrame) -> list[str]:
+    """A timings plot's bar names: label and device, and the run where one case was measured on one
+    device in several runs (bars of one name would be drawn over each other)."""
+    shown = list(zip(group.label, group.device_type, strict=True))
+    repeated = {pair for pair, count in Counter(shown).items() if count > 1}
+    return [
+        f"{label} [{device}, {run}]" if (label, device) in repeated else f"{label} [{device}]"
+        for (label, device), run in zip(shown, group.run, strict=True)
     ]
-    return view[["case", "device_type", "median", "iqr/median", "rate", "run"]]
 
 
 def plots(table: pd.DataFrame, ratios: pd.DataFrame, out: Path) -> list[Path]:
@@ -271,28 +309,27 @@ def plots(table: pd.DataFrame, ratios: pd.DataFrame, out: Path) -> list[Path]:
 
     made = []
     for family, members in table.groupby("family"):
-        group = members.sort_values("case").tail(40)
+        group = members.sort_values(["label", "device_type", "run"]).tail(40)
         fig, ax = plt.subplots(figsize=(9, 0.25 * len(group) + 1.5))
-        labels = [f"{c} [{d}]" for c, d in zip(group.case, group.device_type, strict=True)]
-        ax.barh(labels, group.median_s * 1e3, xerr=group.iqr_s.fillna(0) * 1e3 / 2, color="#4477aa")
-        ax.set_xscale("log")
+        ax.barh(_bar_names(group), group.median_s * 1e3, xerr=group.iqr_s.fillna(0) * 1e3 / 2, color="#4477aa")
+        log_scale(ax, "x")
         ax.set_xlabel("median time per call, ms (bars: IQR)")
         ax.set_title(f"{family}: timings")
-        ax.tick_params(axis="y", labelsize=6)
+        ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
-        made.append(out / f"timings_{family}.png")
+        made.append(out / f"timings_{file_name(family)}.png")
         fig.savefig(made[-1], dpi=110)
         plt.close(fig)
     if not ratios.empty:
         ordered = ratios.sort_values("speedup").tail(40)
         fig, ax = plt.subplots(figsize=(9, 0.25 * len(ordered) + 1.5))
         errors = np.array([ordered.speedup - ordered.low, ordered.high - ordered.speedup]).clip(min=0)
-        ax.barh(ordered.case + " " + ordered.dtype.astype(str), ordered.speedup, xerr=errors, color="#228833")
+        ax.barh(ordered.label, ordered.speedup, xerr=errors, color="#228833")
         ax.axvline(1, color="black", linewidth=0.8)
-        ax.set_xscale("log")
+        log_scale(ax, "x")
         ax.set_xlabel("speedup = CPU median / GPU median (bars: 95 % bootstrap interval)")
         ax.set_title("CPU vs GPU")
-        ax.tick_params(axis="y", labelsize=6)
+        ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
         made.append(out / "speedup.png")
         fig.savefig(made[-1], dpi=110)
@@ -300,20 +337,37 @@ def plots(table: pd.DataFrame, ratios: pd.DataFrame, out: Path) -> list[Path]:
     return made
 
 
-def gpu_timelines(paths: list[Path], out: Path, most: int = 12) -> Path | None:
-    """GPU utilization and power over each case's timed rounds, from the runs' telemetry files."""
+def _is_sample(sample: dict[str, Any]) -> bool:
+    """One telemetry sample: its time ``t`` in seconds, and ``util`` % and ``power_w`` where measured."""
+    measured = [sample[key] for key in ("util", "power_w") if key in sample]
+    return all(FINITE.holds(value) for value in [sample.get("t"), *measured])
+
+
+def _timeline(file: Path) -> tuple[str, list[dict[str, Any]]]:
+    """A telemetry side file's case and samples: they are drawn as read, so anything else is one line
+    naming the file."""
+    data = read_json(file)
+    samples = data.get("timeline") if isinstance(data, dict) else None
+    if not isinstance(samples, list) or not all(isinstance(s, dict) and _is_sample(s) for s in samples):
+        raise UsageError(f"{file}: not a telemetry timeline (a list of samples with numbers t, util, power_w)")
+    case = data.get("case")
+    return case if NAME.holds(case) else file.stem, samples
+
+
+def gpu_timelines(paths: list[Path], out: Path, labels: Mapping[str, str], most: int = 12) -> Path | None:
+    """GPU utilization and power over each case's timed rounds, from the runs' telemetry files; each
+    case by its label in ``labels`` (by id), by what its file names where the records hold no result."""
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     files = sorted(f for p in paths if p.is_dir() for f in (p / "artifacts" / "telemetry").glob("*.json"))[:most]
     if not files:
         return None
+    timelines = [_timeline(file) for file in files]
     fig, (util_ax, power_ax) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    for file in files:
-        record = json.loads(file.read_text())
-        samples = record.get("timeline", [])
+    for case, samples in timelines:
         times = [s["t"] for s in samples]
         if any("util" in s for s in samples):
-            util_ax.plot(times, [s.get("util", np.nan) for s in samples], label=record.get("case", file.stem))
+            util_ax.plot(times, [s.get("util", np.nan) for s in samples], label=labels.get(case, case))
         if any("power_w" in s for s in samples):
             power_ax.plot(times, [s.get("power_w", np.nan) for s in samples])
     util_ax.set(title="GPU utilization (%)", ylim=(0, 105))
@@ -376,7 +430,7 @@ def _speedup_section(ratios: pd.DataFrame) -> Section:
         return Section("CPU vs GPU", ["No case was measured on both a CPU and a GPU."])
     shown = pd.DataFrame(
         {
-            "case": ratios.case,
+            "case": ratios.label,
             "dtype": ratios.dtype,
             "speedup": ratios.speedup.map("{:.2f}x".format),
             "95 % interval": [
@@ -425,13 +479,15 @@ def _trends(store: Path, out: Path) -> tuple[Section, list[Path]]:
 def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | None = None) -> Path:
     """Write the report folder (with trends when given a history store); return the Markdown report's path."""
     collection = collect(paths, skip_bad)
-    with staged_folder(out) as staging:
+    with staged_folder(out) as staging, literal_text():
         head, images, tail = [], [], []
         if collection.records:
             table = tidy(collection)
             ratios = speedups(table)
             images += plots(table, ratios, staging)
-            extra = [training_curves(collection, staging), gpu_timelines([p for p, _ in collection.records], staging)]
+            labels = dict(zip(table.case, table.label, strict=True))
+            timelines = gpu_timelines([p for p, _ in collection.records], staging, labels)
+            extra = [training_curves(collection, staging), timelines]
             images += [image for image in extra if image]
             write_atomic(staging / "results.csv", table.drop(columns=INTERNAL).to_csv(index=False))
             head += [
@@ -445,7 +501,7 @@ def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | No
             title = (
                 f"Head to head: {record['sides']['candidate']['spec']} against {record['sides']['baseline']['spec']}"
             )
-            head.append(Section(f"{title} ({path.name})", ab_plot.describe(record), ab_plot.table(record)))
+            head.append(Section(f"{title} ({path.name})", ab_plot.describe(record), ab_plot.shown(record)))
             image = ab_plot.forest(record, title, staging / f"head_to_head_{number}.png")
             images += [image] if image else []
         if store is not None:

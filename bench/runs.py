@@ -9,6 +9,9 @@ written to a temporary name and renamed, so a reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
 import json
 import os
 import shutil
@@ -18,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bench.errors import FileError, UsageError, file_errors
 
@@ -60,12 +63,20 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def check_folder(path: Path) -> None:
+    """A folder to write into, or a path where one can be made; not a file, nor a dangling link
+    (which mkdir reports as "File exists")."""
+    if path.is_symlink() and not path.exists():
+        raise UsageError(f"{path}: a link to {os.readlink(path)}, which does not exist")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: not a folder")
+
+
 @contextlib.contextmanager
 def staged_folder(out: Path) -> Iterator[Path]:
     """A folder to write ``out``'s files into (a hidden sibling), moved into ``out`` only once all are
     written: a failure on the way (a full disk) leaves ``out`` as it was, and any other files in it stay."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: not a folder")
+    check_folder(out)
     with file_errors(f"cannot create {out}"):
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".staging"))
@@ -73,37 +84,93 @@ def staged_folder(out: Path) -> Iterator[Path]:
         with file_errors(f"cannot write {out} (it is as it was)"):
             yield staging
             out.mkdir(exist_ok=True)
-            for file in sorted(staging.iterdir()):
-                os.replace(file, out / file.name)
+            with _locked(out):  # two writers at once: one's files, then the other's, never a mix
+                for file in sorted(staging.iterdir()):
+                    os.replace(file, out / file.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def read_bounded(file: Path, max_bytes: int = MAX_RECORD_BYTES, what: str = "any run record") -> bytes:
-    """A regular file's bytes, at most ``max_bytes`` (``what`` is allowed to be that large).
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` itself (flock on its descriptor: no lock file left behind)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
-    Opened without blocking and checked on the open descriptor, so a FIFO or a device (a link to
-    ``/dev/zero`` says it is empty and never ends) is refused before anything is read; the cap is
-    counted while reading, not trusted from ``st_size``.
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux's renameat2 RENAME_EXCHANGE); False where not available."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_cwd, exchange = -100, 2
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL):  # an old kernel, or a file system without it
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def promote(run_dir: Path, baseline: Path) -> None:
+    """Make a copy of ``run_dir`` the baseline folder, whole, even while others promote or read it.
+
+    The copy is made under a unique hidden name beside ``baseline`` and then put in its place in
+    one step: renamed where there is no baseline, else swapped with it (the old one is then
+    removed), so a reader finds the old baseline or the new one, never none or half of one; of
+    two promotions at the same moment, one's copy is the baseline after both.
+    """
+    with file_errors(f"cannot make {run_dir} the baseline {baseline} (it is as it was)"):
+        baseline.parent.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(dir=baseline.parent, prefix=f".{baseline.name}.", suffix=".staging"))
+        try:
+            shutil.copytree(run_dir, staged, dirs_exist_ok=True)
+            try:
+                os.rename(staged, baseline)  # atomic; refused where a baseline exists
+                return
+            except OSError as error:
+                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
+                    raise
+            if not _exchange(staged, baseline):
+                retired = staged.with_suffix(".old")
+                os.rename(baseline, retired)  # no one-step swap here: a moment without a baseline
+                os.rename(staged, baseline)
+                staged = retired
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def open_regular(file: Path) -> BinaryIO:
+    """``file`` open for reading if it is a regular file; one line otherwise, before anything is read.
+
+    Opened without blocking and checked on the open descriptor: a FIFO would block a plain ``open``
+    until a writer comes, and a device (a link to ``/dev/zero``) says it is empty and never ends.
     """
     with file_errors(f"cannot read {file}"):
         descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            status = os.fstat(descriptor)
-            if not stat.S_ISREG(status.st_mode):
-                raise FileError(f"{file}: not a regular file")
-            if status.st_size > max_bytes:  # at once; the count below catches a file that grows
-                size, limit = status.st_size / 2**20, max_bytes / 2**20
-                raise FileError(f"{file}: {size:.0f} MB, more than {what} ({limit:.0f} MB)")
-            chunks, total = [], 0
-            while total <= max_bytes and (chunk := os.read(descriptor, min(1 << 20, max_bytes + 1 - total))):
-                chunks.append(chunk)
-                total += len(chunk)
-        finally:
-            os.close(descriptor)
-    if total > max_bytes:
+    stream = os.fdopen(descriptor, "rb")
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        stream.close()
+        raise FileError(f"{file}: not a regular file")
+    return stream
+
+
+def read_bounded(file: Path, max_bytes: int = MAX_RECORD_BYTES, what: str = "any run record") -> bytes:
+    """A regular file's bytes (:func:`open_regular`), at most ``max_bytes`` (``what`` may be that
+    large): refused at once when its size says more, and counted while reading, for a file that
+    grows or lies about its size."""
+    with open_regular(file) as stream, file_errors(f"cannot read {file}"):
+        size = os.fstat(stream.fileno()).st_size
+        if size > max_bytes:
+            raise FileError(f"{file}: {size / 2**20:.0f} MB, more than {what} ({max_bytes / 2**20:.0f} MB)")
+        content = stream.read(max_bytes + 1)
+    if len(content) > max_bytes:
         raise FileError(f"{file}: more than {what} ({max_bytes / 2**20:.0f} MB)")
-    return b"".join(chunks)
+    return content
 
 
 def read_json(file: Path, max_bytes: int = MAX_RECORD_BYTES) -> Any:
@@ -128,6 +195,7 @@ def new_run_dir(root: Path, label: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     host = socket.gethostname().split(".")[0] or "host"
     base = f"{stamp}-{host}-{label}"
+    check_folder(root)
     with file_errors(f"cannot create results folder {root}"):
         root.mkdir(parents=True, exist_ok=True)
     for n in range(1000):

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The GPU check: one script, run once on a machine with a CUDA GPU and PyTorch installed
 # (no nox, no network needed). It runs the CUDA-only tests, the harness and sampler overhead checks
-# on the GPU, the data-parallel training on one GPU over NCCL (world size 1: the CUDA code path,
-# not multi-GPU scaling), an A/A head-to-head (bench ab, its false alarms on the GPU), and the whole
-# suite at full size on CUDA, then prints a short table last.
+# on the GPU, determinism across processes (two runs per mode, result digests compared), the
+# per-call floor (determinism and telemetry on and off, eager vs CUDA-graph launches), the
+# data-parallel training on one GPU over NCCL (world size 1: the CUDA code path, not multi-GPU
+# scaling), an A/A head-to-head (bench ab, its false alarms on the GPU), and the whole suite at full
+# size on CUDA, then prints a short table last.
 #
 #   scripts/gpu-check.sh            # on the GPU machine; results under $OUT (or results/runs)
 #   scripts/gpu-check.sh --dry-run  # on a CPU: the same steps at smoke size on the CPU
@@ -23,9 +25,9 @@ if ! "$PY" -c 'import torch' 2>/dev/null; then
   exit 2
 fi
 if [[ "${1:-}" == "--dry-run" ]]; then
-  device=cpu; size=(--quick); max_time=0.05
+  device=cpu; size=(--quick); max_time=0.05; floor_cases=()
 else
-  device=cuda; size=(--size full); max_time=0.25
+  device=cuda; size=(--size full); max_time=0.2; floor_cases=(-k "256 or 1024 or 2048 or 16777216")
   if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
     echo "gpu-check: no CUDA GPU visible to torch; use --dry-run to try the script on a CPU" >&2
     exit 3
@@ -36,6 +38,10 @@ status=0
 log="$OUT_DIR/gpu-check.log"
 : > "$log"
 step() { echo "== $*" | tee -a "$log"; }
+newest_run() {  # run folders are named by their start time: the last in order is the newest
+  local runs=("$OUT_DIR"/*/)
+  echo "${runs[-1]%/}"
+}
 
 step "environment"
 "$PY" - <<'PY' 2>&1 | tee -a "$log"
@@ -53,12 +59,35 @@ step "harness overhead on $device"
 step "telemetry sampler overhead on $device"
 "$PY" -m bench overhead sampler --device "$device" --repeats 2 2>&1 | tail -n 4 | tee -a "$log" || status=1
 
+step "determinism on $device: two processes per mode, same seed, result digests compared case by case"
+det=("${size[@]}" --family layers --family recurrent --max-time 0.02 --seed 0 --telemetry-hz 0)
+for mode in off warn; do
+  runs=()
+  for rep in 1 2; do
+    timeout 120 "$PY" -m bench run --device "$device" "${det[@]}" --determinism "$mode" \
+      --out "$OUT_DIR" -- -q -p no:warnings > "$OUT_DIR/det-$mode-$rep.log" 2>&1 || status=1
+    runs+=("$(newest_run)")
+  done
+  echo "determinism $mode: $("$PY" -m tools.gpu_questions digests "${runs[@]}" 2>&1)" | tee -a "$log"
+done
+
+step "per-call floor on $device: determinism off/warn, telemetry 0/20 Hz, and a direct eager vs CUDA-graph probe"
+floor=()
+for setting in "warn 20" "off 20" "off 0"; do
+  read -r mode hz <<< "$setting"
+  timeout 90 "$PY" -m bench run --device "$device" "${size[@]}" --workload mm --workload pointwise --dtype bfloat16 \
+    --dtype float32 --max-time 0.1 --determinism "$mode" --telemetry-hz "$hz" "${floor_cases[@]}" \
+    --out "$OUT_DIR" -- -q -p no:warnings > "$OUT_DIR/floor-$mode-$hz.log" 2>&1 || status=1
+  floor+=("$mode,${hz}Hz=$(newest_run)")
+done
+"$PY" -m tools.gpu_questions floor --device "$device" "${floor[@]}" 2>&1 | tee -a "$log" || status=1
+
 step "DDP on $device, one process (NCCL on a GPU, gloo on the CPU), smoke size"
 timeout 150 "$PY" -m bench ddp --device "$device" --nproc-per-node 1 --quick --param path=tensor --param ranks=all \
   --out "$OUT_DIR" -- -q -p no:warnings 2>&1 | tail -n 3 | tee -a "$log" || status=1
 
 step "A/A head-to-head on $device (bench ab current current, quick matrix and layers: a slower verdict is a false alarm)"
-timeout 300 "$PY" -m bench ab current current --device "$device" --quick --family matrix --family layers --pairs 3 \
+timeout 240 "$PY" -m bench ab current current --device "$device" --quick --family matrix --family layers --pairs 3 \
   --out "$OUT_DIR" > "$OUT_DIR/ab.log" 2>&1
 code=$?
 grep -E "^[0-9]+ slower, |^bench: time: " "$OUT_DIR/ab.log" | tee -a "$log"
@@ -66,7 +95,7 @@ grep -E "^[0-9]+ slower, |^bench: time: " "$OUT_DIR/ab.log" | tee -a "$log"
 
 step "suite on $device (${size[*]}, max-time $max_time s per case; DDP above)"
 before=$(ls "$OUT_DIR")
-timeout 420 "$PY" -m bench run --device "$device" "${size[@]}" --max-time "$max_time" -m "not distributed" \
+timeout 200 "$PY" -m bench run --device "$device" "${size[@]}" --max-time "$max_time" -m "not distributed" \
   --out "$OUT_DIR" -- -q -p no:warnings >> "$log" 2>&1 || status=1
 run_dir=$(comm -13 <(echo "$before") <(ls "$OUT_DIR") | grep -v '\.log$' | head -n 1)
 if [[ -n "$run_dir" && -f "$OUT_DIR/$run_dir/benchmark.json" ]]; then

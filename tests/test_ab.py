@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from processes import ROOT, run_python
 
-from bench.ab import paired
+from bench.ab import paired, store
 from bench.ab.session import guard
 from bench.ab.sides import Side, resolved
 from bench.commands.ab import pinned, without_jobs
@@ -95,6 +95,7 @@ def test_sides_on_different_hardware_are_refused() -> None:
         guard([a, b])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
@@ -143,6 +144,7 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "engine.log"
 
 
+@pytest.mark.slow
 def test_an_image_side_runs_its_workers_through_the_engine(engine: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     argv = ("ab", "current", "image:suite:test", "--quick", "--workload", "mm", "--pairs", "1", "--case-time", "0.05")
@@ -160,6 +162,7 @@ def test_an_image_side_runs_its_workers_through_the_engine(engine: Path, tmp_pat
     assert side["affinity"] == record["sides"]["baseline"]["affinity"] == record["affinity"][0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("engine_path", "spec", "says"),
     [
@@ -185,6 +188,7 @@ def test_worker_pairs_are_pinned_in_rotation(monkeypatch: pytest.MonkeyPatch) ->
     assert pinned(8) == [[0, 1, 2, 3]]
 
 
+@pytest.mark.slow
 def test_a_revision_is_checked_out_in_a_worktree_and_removed_after(tmp_path: Path) -> None:
     with resolved(["rev:HEAD"], tmp_path) as (side,):
         view = Path(side.path)
@@ -214,6 +218,7 @@ def head_to_head(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.C
     return done, next(out.iterdir())
 
 
+@pytest.mark.slow
 def test_a_head_to_head_pairs_fresh_workers_and_balances_the_order(head_to_head) -> None:
     done, run_dir = head_to_head
     assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
@@ -228,29 +233,56 @@ def test_a_head_to_head_pairs_fresh_workers_and_balances_the_order(head_to_head)
         )
         assert case["digests"]["baseline"] == case["digests"]["candidate"], "both sides built the same case"
         for pair in case["pairs"]:
-            assert len(pair["orders"]) >= 2 and set(pair["orders"]) <= {"ABBA", "BAAB"}
+            # one quad at least (min_quads): more only where the 0.1 s allows, which a busy machine may not
+            assert len(pair["orders"]) >= 1 and set(pair["orders"]) <= {"ABBA", "BAAB"}
             assert len(pair["baseline"]) == len(pair["candidate"]) == 2 * len(pair["orders"])
     sides = record["sides"]
     assert sides["baseline"]["pid"] != sides["candidate"]["pid"] and sides["baseline"]["torch"]
-    assert "start-up" in done.stdout and "| `mm/n=64/op=mm/float32` |" in done.stdout
+    assert "start-up" in done.stdout and "| `mm[op=mm]` |" in done.stdout
 
 
+@pytest.mark.slow
 def test_show_prints_a_head_to_head(head_to_head, tmp_path: Path) -> None:
     shown = bench("show", str(head_to_head[1]), cwd=tmp_path)
     assert shown.returncode == 0 and shown.stdout.startswith("baseline: current")
-    assert "| `mm/n=64/op=matmul/float32` |" in shown.stdout and "hierarchical bootstrap" in shown.stdout
+    assert "| `mm[op=matmul]` |" in shown.stdout and "hierarchical bootstrap" in shown.stdout
+    assert "mm/n=" not in shown.stdout, "cases by label, not by id"
+    assert "| `mm/n=64/op=matmul/float32` |" in store.render(store.read(head_to_head[1]), full=True)
 
 
+@pytest.mark.slow
+def test_a_head_to_heads_cases_read_as_in_its_progress_lines(head_to_head) -> None:
+    """The record keeps cases by id: those of both sides read as in the progress lines, measured or
+    failed; one on one side only reads apart from them."""
+    record = store.read(head_to_head[1])
+    record["cases"][0].update(error="worker exited with code 7", pairs=[])
+    record["only_baseline"] = ["mm/n=128/op=mm/float32"]
+    shown = store.render(record)
+    assert "| `mm[op=matmul]` |" in shown and "FAILED mm[op=mm]: worker exited with code 7" in shown
+    assert "Only in the baseline: `mm[n=128, op=mm]`" in shown and "mm/n=" not in shown
+
+
+@pytest.mark.slow
+def test_a_head_to_head_whose_one_sided_cases_are_no_ids_is_one_line(head_to_head, tmp_path: Path) -> None:
+    record = store.read(head_to_head[1])
+    record["only_candidate"] = [3]
+    (tmp_path / "ab.json").write_text(json.dumps(record))
+    with pytest.raises(UsageError, match="'only_candidate' must be a list of case ids"):
+        store.read(tmp_path)
+
+
+@pytest.mark.slow
 def test_report_adds_a_head_to_head_section_with_its_forest_plot(head_to_head, tmp_path: Path) -> None:
     fixture = ROOT / "tests" / "fixtures" / "runs" / "cpu-smoke"
     done = bench("report", str(head_to_head[1]), str(fixture), "--out", str(tmp_path / "report"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "## Head to head: current against current" in text and "| matrix | mm/n=64/op=mm/float32 |" in text
+    assert "## Head to head: current against current" in text and "| matrix | mm[op=mm] |" in text
     assert "## Timings" in text, "the runs' own sections stay"
     assert (tmp_path / "report" / "head_to_head_1.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_a_dead_worker_fails_its_case_and_the_rest_go_on(tmp_path: Path) -> None:
     plugin = tmp_path / "dying.py"
     plugin.write_text(DYING)
@@ -281,6 +313,7 @@ def test_a_dead_worker_fails_its_case_and_the_rest_go_on(tmp_path: Path) -> None
     assert "FAILED dies_on_one_side" in done.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_both_workers_and_keeps_what_was_measured(tmp_path: Path) -> None:
     out = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -355,3 +388,19 @@ def test_the_rates_scratch_revision_does_more_work_in_the_touched_workloads(tmp_
         )
         assert not branches.stdout.strip(), "the scratch is on no branch"
     assert not tree.exists()
+
+
+@pytest.mark.slow
+def test_in_a_pipe_the_head_to_head_prints_a_progress_line_per_step(head_to_head) -> None:
+    """A step is a case in a worker pair: 2 pairs x 2 cases, each with its pair's ratio, then the count."""
+    done, _ = head_to_head
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert [line.split("  ")[1] for line in lines] == [
+        "mm[op=mm] pair 1/2 case 1/2",
+        "mm[op=matmul] pair 1/2 case 2/2",
+        "mm[op=mm] pair 2/2 case 1/2",
+        "mm[op=matmul] pair 2/2 case 2/2",
+    ]
+    assert re.fullmatch(r"\[4/4\] \d:\d\d elapsed, ~0:00 left  .*  \d+ quads, candidate/baseline \d\.\d{3}", lines[3])
+    assert re.search(r"^bench: 4 of 4 steps ran in \d:\d\d$", done.stdout, re.MULTILINE)
+    assert "\r" not in done.stdout

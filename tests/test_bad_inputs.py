@@ -126,6 +126,10 @@ def npz_with(**arrays: np.ndarray) -> Callable[[Path], Path]:
     return lambda ws: write_npz(ws / "data.npz", train=20, test=10, **arrays)
 
 
+def dangling(ws: Path) -> None:
+    (ws / "gone").symlink_to(ws / "nowhere" / "folder")
+
+
 def blocker(ws: Path) -> None:
     (ws / "blocker").write_text("a file where a folder should be\n")
 
@@ -169,6 +173,23 @@ CASES: dict[str, Bad] = {
     "run negative loader workers": bad("run", "--loader-workers", "-1", says="--loader-workers must be >= 0"),
     "run k not an expression": bad("run", "--quick", "-k", "mm and (", says="bad -k/-m expression"),
     "run k matches nothing": bad("run", "--quick", "--workload", "mm", "-k", "no_such", says="no case matched"),
+    "run pytest writes the baseline": bad(
+        "run",
+        "--workload",
+        "mm",
+        "--",
+        "--benchmark-json=" + BASELINE + "/benchmark.json",
+        says="--benchmark-json after -- would write files outside the run folder",
+    ),
+    "run pytest empties a folder": bad(
+        "run", "--workload", "mm", "--", "--basetemp", "{ws}/results", says="--basetemp after -- would write"
+    ),
+    "run pytest log file": bad(
+        "run", "--workload", "mm", "--", "-o", "log_file={ws}/results/history.sqlite", says="-o log_file after --"
+    ),
+    "run folder a dangling link": bad(
+        "run", "--workload", "mm", "--out", "{ws}/gone", setup=dangling, says="gone: a link to", code=2
+    ),
     "run folder is a file": bad(
         "run", "--workload", "mm", "--out", "{ws}/blocker/runs", setup=blocker, says="cannot create results folder"
     ),
@@ -276,6 +297,8 @@ CASES: dict[str, Bad] = {
         setup=write("notes.txt", "hi\n"),
         says="notes.txt: not a usable history store",
     ),
+    "report out a dangling link": bad("report", GOOD, "--out", "{ws}/gone", setup=dangling, says="gone: a link to"),
+    "show path with a line break": bad("show", "{ws}/two\nlines", says="two\\nlines: no such file"),
     # compare
     "compare other hardware": bad(
         "compare",
@@ -319,6 +342,35 @@ CASES: dict[str, Bad] = {
         "{ws}/other.sqlite",
         says="history schema 99",
         setup=sqlite_with("CREATE TABLE meta (key TEXT, value TEXT)", "INSERT INTO meta VALUES ('schema', '99')"),
+    ),
+    "history store with other columns": bad(
+        "history",
+        "append",
+        GOOD,
+        "--db",
+        "{ws}/other.sqlite",
+        says="not a usable history store (table runs lacks appended, branch, commit_id, commit_time and 9 more)",
+        setup=sqlite_with(
+            "CREATE TABLE meta (key TEXT, value TEXT)",
+            "INSERT INTO meta VALUES ('schema', '1')",
+            "CREATE TABLE runs (run_id TEXT)",
+            "CREATE TABLE results (x INTEGER)",
+        ),
+    ),
+    "report history store with other columns": bad(
+        "report",
+        GOOD,
+        "--out",
+        "{ws}/new-report",
+        "--history",
+        "{ws}/other.sqlite",
+        says="other.sqlite: not a usable history store",  # the store named, not the report folder
+        setup=sqlite_with(
+            "CREATE TABLE meta (key TEXT, value TEXT)",
+            "INSERT INTO meta VALUES ('schema', '1')",
+            "CREATE TABLE runs (run_id TEXT)",
+            "CREATE TABLE results (x INTEGER)",
+        ),
     ),
     "history bad run": bad(
         "history",
@@ -435,6 +487,7 @@ def test_the_matrix_is_wide() -> None:
 # -- in separate processes, as nox and pytest run them ----------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_real_process_prints_one_line_and_no_traceback(workspace: Path) -> None:
     done = run_python("-m", "bench", "run", "--workload", "mm", "--param", "n=-1", cwd=workspace)
     assert done.returncode == 2
@@ -453,8 +506,9 @@ def test_detector_refuses_bad_options_in_one_line(capsys, argv: list[str], messa
     assert exit_.value.code == 2 and message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_pytest_entry_point_refuses_bad_options(workspace: Path) -> None:
-    """The suite run straight through pytest (as the README shows): pytest's own usage-error code, 4."""
+    """The suite run straight through pytest (as docs/usage.md shows): pytest's own usage-error code, 4."""
     before = snapshot(workspace)
     done = run_python(
         "-m", "pytest", str(ROOT / "bench" / "suite"), "-p", "no:cacheprovider", "--bench-workload=nope", cwd=workspace
@@ -474,6 +528,7 @@ NOX = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("argv", "message"), NOX, ids=[" ".join(a) for a, _ in NOX])
 def test_nox_sessions_fail_with_the_reason(workspace: Path, argv: list[str], message: str) -> None:
     """nox's own exit code for a failed session is 1; the suite's line, and its code, show through."""
@@ -513,6 +568,7 @@ def small_files(limit: int) -> Callable[[], None]:
     return apply
 
 
+@pytest.mark.slow
 def test_a_run_whose_record_cannot_be_written_leaves_nothing_half_written(workspace: Path) -> None:
     """The command and environment files fit; the record (tens of KB of per-round times) does not."""
     before = snapshot(workspace)
@@ -563,6 +619,7 @@ def full_disk(workspace: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(disk)], check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from cifar_fixtures import SHARED_NPZ, write_npz
 from processes import run_python
 
-from bench.context import DataSettings, RunContext, RunSettings
+from bench.context import DataSettings, EpochDone, RunContext, RunSettings
 from workloads.cifar import data as cifar_data
 from workloads.cifar.loaders import PAD, SeedLoader, TensorLoader, crop_and_flip
 from workloads.cifar.models import LeNet5
@@ -79,6 +80,7 @@ def tiny() -> cifar_data.CifarData:
     return cifar_data.subset(cifar_data.synthetic("test"), 512, 256, seed=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["lenet5", "resnet18"])
 @pytest.mark.parametrize("path", ["seed", "tensor"])
 def test_both_models_train_on_both_paths(tiny, model: str, path: str) -> None:
@@ -102,12 +104,21 @@ def test_a_rerun_from_the_same_start_is_bitwise_identical(tiny) -> None:
     assert other_seed["weights_sha256"] != first["weights_sha256"]
 
 
+@pytest.mark.slow
 def test_synthetic_data_is_learnable() -> None:
     data = cifar_data.subset(cifar_data.synthetic("test"), 4000, 1000, seed=0)
     training = _training("lenet5", "tensor", data, epochs=3)
     training.lr = 0.01  # the recipe's 0.001 learns this too, only slower than a unit test should wait
     summary = training.run().summary()
     assert summary["final_test_accuracy"] > 0.5, "ten classes: chance is 0.1"
+
+
+def test_each_epoch_is_reported_to_the_harness_as_it_ends(tiny) -> None:
+    training = _training("lenet5", "tensor", tiny, epochs=2)
+    heard: list[EpochDone] = []
+    training.ctx.on_epoch = heard.append
+    history = training.run().history
+    assert heard == [EpochDone(e.epoch, 2, e.test_accuracy, e.train_loss) for e in history]
 
 
 def test_target_accuracy_gives_the_time_to_reach_it(tiny) -> None:
@@ -119,6 +130,7 @@ def test_target_accuracy_gives_the_time_to_reach_it(tiny) -> None:
     assert summary["seconds_to_target"] == pytest.approx(first["seconds"] + first["eval_seconds"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_NPZ.exists(), reason="the cifar10-jpeg copy in ../shared is not on this machine")
 def test_lenet5_learns_the_jpeg_copy_in_one_epoch() -> None:
     data = cifar_data.from_npz(SHARED_NPZ)
@@ -149,7 +161,7 @@ def _run(out: Path, npz: Path) -> dict:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     (run_dir,) = out.iterdir()
-    return json.loads((run_dir / "benchmark.json").read_text()) | {"run_dir": str(run_dir)}
+    return json.loads((run_dir / "benchmark.json").read_text()) | {"run_dir": str(run_dir), "stdout": done.stdout}
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +171,7 @@ def two_runs(tmp_path_factory) -> tuple[dict, dict]:
     return _run(root / "a", npz), _run(root / "b", npz)
 
 
+@pytest.mark.slow
 def test_two_processes_give_bitwise_identical_weights_and_accuracies(two_runs) -> None:
     a, b = ({r["param"]: r["extra_info"]["metrics"] for r in run["benchmarks"]} for run in two_runs)
     assert set(a) == set(b) and len(a) == 2  # lenet5 on both paths
@@ -168,6 +181,22 @@ def test_two_processes_give_bitwise_identical_weights_and_accuracies(two_runs) -
         assert [e["train_loss"] for e in a[case]["epochs"]] == [e["train_loss"] for e in b[case]["epochs"]]
 
 
+@pytest.mark.slow
+def test_in_a_pipe_each_epoch_is_a_plain_progress_line(two_runs) -> None:
+    """Reported from inside the timed call, past pytest's output capture, before the case's own line."""
+    lines = [line for line in two_runs[0]["stdout"].splitlines() if line.startswith("[")]
+    labels, notes = zip(*(line.split("  ")[1:] for line in lines), strict=True)
+    assert labels == ("cifar_train[seed]",) * 2 + ("cifar_train[tensor]",) * 2
+    assert notes[0].startswith("epoch 1/1, acc ") and notes[2].startswith("epoch 1/1, acc ")
+    assert all(re.fullmatch(r"[\d.]+ m?s", note) for note in notes[1::2]), "then the case's median"
+    assert re.fullmatch(
+        r"\[1/2\] \d:\d\d elapsed, ~\d:\d\d left  cifar_train\[seed\]  epoch 1/1, acc \d+\.\d%, loss \d\.\d{3}",
+        lines[0],
+    )
+    assert "\r" not in two_runs[0]["stdout"]
+
+
+@pytest.mark.slow
 def test_every_training_result_carries_its_data_record(two_runs) -> None:
     for result in two_runs[0]["benchmarks"]:
         info = result["extra_info"]
@@ -178,12 +207,14 @@ def test_every_training_result_carries_its_data_record(two_runs) -> None:
         assert result["stats"]["rounds"] == 1
 
 
+@pytest.mark.slow
 def test_show_gives_accuracy_data_and_loader_flag(two_runs) -> None:
     done = run_python("-m", "bench", "show", two_runs[0]["run_dir"], cwd=Path(two_runs[0]["run_dir"]))
-    rows = [line for line in done.stdout.splitlines() if line.startswith("cifar_train/")]
-    assert len(rows) == 2 and all("test acc" in row and "on npz-unverified" in row for row in rows)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("  cifar_train")]
+    assert len(rows) == 2 and all(" img/s, acc " in row and " npz-unverified" in row for row in rows)
 
 
+@pytest.mark.slow
 def test_tensorboard_event_files_hold_scalars_histograms_graph_and_images(two_runs) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: PLC0415
 

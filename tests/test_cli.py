@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from processes import run_python
 
 from bench.cli import main
@@ -38,6 +39,7 @@ def test_list_cases_and_filters(capsys) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_a_run_folder_holds_exactly_its_three_files(tmp_path: Path) -> None:
     """Also shows the bad-input tests above watch the folder where runs really go."""
     done = run_python("-m", "bench", "run", "--quick", "--workload", "diagonal", "--out", str(tmp_path), cwd=tmp_path)

@@ -57,15 +57,32 @@ def test_a_clearly_slower_case_fails_the_comparison(capsys, tmp_path: Path) -> N
     current = write(tmp_path / "current", slowed(record(), "mm/n=64/op=mm/", 1.5))
     code, out, _ = compare_cli(capsys, str(FIXTURE), str(current), "--out", str(tmp_path / "table.md"))
     assert code == 1
-    row = next(line for line in out.splitlines() if "`mm/n=64/op=mm/float32`" in line)
+    row = next(line for line in out.splitlines() if line.startswith("| `mm[mm]` |"))
     assert "**SLOWER**" in row and "1.500" in row
     assert "**1 slower**" in out and (tmp_path / "table.md").read_text() == out
+    assert "mm/n=" not in out, "cases by label, not by id"
+    code, out, _ = compare_cli(capsys, str(FIXTURE), str(current), "--full")
+    assert code == 1 and "| `mm/n=64/op=mm/float32` |" in out and "`mm[mm]`" not in out
+
+
+def test_cases_are_labelled_over_both_runs(capsys, tmp_path: Path) -> None:
+    """The current run has mm at another size: alone each run's mm cases differ only in op; together
+    their sizes tell them apart."""
+    data = record()
+    for bench in data["benchmarks"]:
+        if bench["extra_info"]["workload"] == "mm":
+            bench["extra_info"]["params"]["n"] = 128
+            bench["param"] = bench["param"].replace("n=64", "n=128")
+    code, out, _ = compare_cli(capsys, str(FIXTURE), str(write(tmp_path / "current", data)))
+    assert code == 0 and "| `rowwise[sum]` |" in out
+    assert "Only in the baseline: `mm[n=64, matmul]`, `mm[n=64, mm]`" in out
+    assert "Only in the current: `mm[n=128, matmul]`, `mm[n=128, mm]`" in out
 
 
 def test_faster_is_reported_but_passes(capsys, tmp_path: Path) -> None:
     current = write(tmp_path / "current", slowed(record(), "rowwise/rows=16/cols=256/op=sort/", 0.5))
     code, out, _ = compare_cli(capsys, str(FIXTURE), str(current))
-    assert code == 0 and "| faster |" in next(line for line in out.splitlines() if "op=sort" in line)
+    assert code == 0 and "| faster |" in next(line for line in out.splitlines() if "`rowwise[sort]`" in line)
 
 
 def test_family_thresholds_loosen_the_bar(capsys, tmp_path: Path) -> None:
@@ -186,8 +203,10 @@ def test_results_that_differ_between_runs_made_alike_are_a_warning(capsys, tmp_p
     code, out, err = compare_cli(capsys, str(baseline), str(current))
     assert code == 0  # a warning, not a failure: timings decide the exit code
     (line,) = [line for line in err.splitlines() if "results differ" in line]
-    assert line.startswith("bench: WARNING: results differ in 1 case(s)") and line.endswith("mm/n=64/op=matmul/float32")
+    assert line.startswith("bench: WARNING: results differ in 1 case(s)") and line.endswith("): mm[matmul]")
     assert "**WARNING** results differ in 1 case(s)" in out
+    code, out, err = compare_cli(capsys, str(baseline), str(current), "--full")
+    assert err.rstrip().endswith("): mm/n=64/op=matmul/float32") and "): mm/n=64/op=matmul/float32" in out
 
 
 def other_data(data: dict) -> dict:
@@ -213,6 +232,7 @@ def test_no_results_warning_without_a_difference_that_counts(capsys, tmp_path: P
     assert code == 0 and "results differ" not in err + out
 
 
+@pytest.mark.slow
 def test_a_record_with_very_many_rounds_is_compared_in_bounded_memory(tmp_path: Path) -> None:
     """100,000 rounds a case: one bootstrap draw of them all would need 1.6 GB; it runs in 1 GiB."""
     import resource  # noqa: PLC0415

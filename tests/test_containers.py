@@ -112,6 +112,7 @@ IMAGE_ENV = {
 }
 
 
+@pytest.mark.slow
 def test_a_run_in_an_image_goes_to_its_results_volume_and_says_which_image(tmp_path: Path) -> None:
     """The environment Dockerfile.cpu and `nox -s docker-cpu` give the suite, on a real run."""
     volume, elsewhere = tmp_path / "results", tmp_path / "cwd"

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from processes import run_python
 
 from bench import distributed
 from bench.context import DataSettings, RunSettings
 from workloads.cifar.ddp import job_metrics
+
+pytestmark = pytest.mark.slow  # each test runs the suite, torchrun or nox in subprocesses
 
 SETTINGS = RunSettings(device="cpu", seed=0, data=DataSettings(source="synthetic"), telemetry_hz=0)
 RECIPE = {"epochs": 1, "lr": 0.01, "train_images": 512, "test_images": 128, "target_accuracy": 0.0}
@@ -113,3 +116,17 @@ def test_a_rank_that_dies_fails_the_whole_job_quickly(tmp_path: Path) -> None:
     assert "\n" not in message and "rank 1 failed (exit code -9, SIGKILL)" in message, message
     assert elapsed < 100, f"the job took {elapsed:.0f} s to fail"
     assert _rank_processes(0, tmp_path) == [] and _rank_processes(1, tmp_path) == [], "ranks left running"
+
+
+def test_bench_ddp_ends_with_the_scaling_table(tmp_path: Path) -> None:
+    """The command as a user runs it: one job of 2 ranks and its single process, then the table."""
+    argv = ["-m", "bench", "ddp", "--quick", "--data-source", "synthetic", "--telemetry-hz", "0"]
+    argv += ["--param", "train_images=256", "--param", "test_images=64", "--out", str(tmp_path / "runs")]
+    done = run_python(*argv, "-k", "lenet5 and tensor", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = done.stdout[done.stdout.index("data-parallel scaling") :].splitlines()
+    assert "images/s" in table[0] and "efficiency" in table[0] and "communication" in table[0]
+    (job,) = table[1:-1]
+    assert job.split()[:3] == ["cifar_ddp[ranks=all]", "[cpu]", "2"]  # only ranks differs in this run
+    assert job.split()[-1] == "yes" and "%" in job and table[-1].startswith("efficiency = ")
+    assert len(max(table, key=len)) <= 120

@@ -21,6 +21,8 @@ from processes import run_python
 from bench.digest import result_sha256
 from bench.registry import all_workloads
 
+pytestmark = pytest.mark.slow  # each test runs the suite, torchrun or nox in subprocesses
+
 OPTIONS = [
     "--quick",
     "--seed",
@@ -36,7 +38,10 @@ OPTIONS = [
     "--param",
     "test_images=32",
 ]
-SELECTION = ["-k", "not cifar_ddp or (lenet5 and tensor and all)"]  # one DDP job: 2 ranks, LeNet5, tensor path
+# every workload named, as --quick runs a distributed job only where named; of those, one DDP job: 2 ranks,
+# LeNet5, tensor path
+WORKLOADS = [arg for name in sorted(all_workloads()) for arg in ("--workload", name)]
+SELECTION = ["-k", "not cifar_ddp or (lenet5 and tensor and all)"]
 
 
 def run_twice(tmp_path: Path) -> list[dict[str, Any]]:
@@ -45,7 +50,7 @@ def run_twice(tmp_path: Path) -> list[dict[str, Any]]:
 
     def run(name: str) -> dict[str, Any]:
         out = tmp_path / name
-        argv = ["-m", "bench", "run", *OPTIONS, "--out", str(out), "--", "-q", *SELECTION]
+        argv = ["-m", "bench", "run", *OPTIONS, *WORKLOADS, "--out", str(out), "--", "-q", *SELECTION]
         done = run_python(*argv, cwd=tmp_path, env={"OMP_WAIT_POLICY": "PASSIVE"})
         assert done.returncode == 0, f"run {name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         (folder,) = out.iterdir()

@@ -83,6 +83,7 @@ def test_an_unknown_type_raises_naming_it(value: object) -> None:
         result_sha256(value)
 
 
+@pytest.mark.slow
 def test_a_training_result_leaves_its_timings_out() -> None:
     """Two runs of the same training agree on every number but no timing; their results digest alike."""
     ctx = RunContext(RunSettings(seed=0, data=DataSettings(source="synthetic"), telemetry_hz=0))

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from processes import ROOT
 
 from bench import report
+
+pytestmark = pytest.mark.slow  # each test runs the suite in a subprocess
 
 MEMORY_CAP = 8 * 2**30  # address space: torch alone maps ~3.3 GB here; one 50000² float32 matrix is 10 GB
 

@@ -55,9 +55,9 @@ def test_trends_mark_a_step_and_only_that_step(tmp_path: Path) -> None:
         history.append(store, run)
     frame = history.load(store)
     found = history.steps(frame, Thresholds.parse([]))
-    assert {(s.case_id, s.before, s.after, s.verdict) for s in found} == {
-        ("mm/n=64/op=matmul/float32", "bbbbbbbb", "cccccccc", "slower"),
-        ("mm/n=64/op=mm/float32", "bbbbbbbb", "cccccccc", "slower"),
+    assert {(s.case_id, s.label, s.before, s.after, s.verdict) for s in found} == {
+        ("mm/n=64/op=matmul/float32", "mm[op=matmul]", "bbbbbbbb", "cccccccc", "slower"),
+        ("mm/n=64/op=mm/float32", "mm[op=mm]", "bbbbbbbb", "cccccccc", "slower"),
     }
     (tmp_path / "plots").mkdir()
     images = history.plot(frame, found, tmp_path / "plots")
@@ -65,7 +65,7 @@ def test_trends_mark_a_step_and_only_that_step(tmp_path: Path) -> None:
     assert all(p.stat().st_size > 5_000 for p in images)
 
     report = build([FIXTURE], tmp_path / "report", store=store).read_text()
-    assert "Trends over commits" in report and "SLOWER mm/n=64/op=mm/float32: bbbbbbbb -> cccccccc" in report
+    assert "Trends over commits" in report and "SLOWER mm[op=mm]: bbbbbbbb -> cccccccc" in report
     assert "![trend_mm](trend_mm.png)" in report
 
 
@@ -127,6 +127,7 @@ def big_record(path: Path, index: int) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_process_killed_mid_append_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     """SIGKILL lands while the append's transaction is open (its rollback journal exists); the
     store then opens clean, holds exactly the runs appended before, and takes the next append."""
@@ -169,6 +170,7 @@ sys.exit(main(["history", "--db", str(store), "append", str(run)]))
 """
 
 
+@pytest.mark.slow
 def test_two_appends_that_create_the_store_at_the_same_moment_both_land(tmp_path: Path) -> None:
     """Released together on a store that does not exist yet: neither may lose its run or delete the
     other's store (before the store was made atomically, one could delete the store it had lost)."""

@@ -19,6 +19,8 @@ from processes import ROOT
 from bench.record import RunRecord
 from tools.soak import snapshot
 
+pytestmark = pytest.mark.slow  # each test runs the suite, torchrun or nox in subprocesses
+
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 STARTED = "cases on cpu"  # the line `bench run` prints once its run folder exists and pytest starts
 
@@ -121,3 +123,46 @@ def test_a_signal_after_the_last_case_keeps_the_whole_record(tmp_path: Path) -> 
     record = RunRecord.from_json(run_dir)
     assert record.partial is False and len(record.cases) == record.cases_planned
     assert not list(run_dir.glob(".*")), "no temporary file left"
+
+
+def bench_processes(marker: str) -> list[int]:
+    """Processes whose command line names ``marker`` (a run's own --out folder)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker in cmdline.read_bytes().decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_nox_alone_stops_the_run_it_started_which_saves_its_record(
+    tmp_path: Path, sent: signal.Signals
+) -> None:
+    """As a CI timeout or a scheduler sends it: to nox's process only, not to its group. nox passes it
+    on as SIGTERM, and waits for the record, marked partial; no benchmark is left running."""
+    pytest.importorskip("nox", reason="nox is not installed here")
+    out = tmp_path / "runs"
+    nox_args = ["--no-venv", "--no-install", "-f", str(ROOT / "noxfile.py"), "-s", "bench-cpu"]
+    run_args = ["--family", "matrix", "--max-time", "0.5", "--out", str(out), "--", "-q"]
+    nox = subprocess.Popen(
+        [sys.executable, "-m", "nox", *nox_args, "--", *run_args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
+    wait_for_start(nox)
+    time.sleep(6)
+    nox.send_signal(sent)
+    output, _ = nox.communicate(timeout=120)
+    assert nox.returncode != 0, output[-2000:]
+    assert bench_processes(str(out)) == [], "the benchmark outlived nox"
+    (run_dir,) = out.iterdir()
+    record = RunRecord.from_json(run_dir)
+    assert record.partial is True and record.interrupted_by == "SIGTERM"  # nox's own, to its command
+    assert 1 <= len(record.cases) < record.cases_planned
+    assert "Traceback" not in output

@@ -9,6 +9,7 @@ import pytest
 from bench.errors import UsageError
 from bench.options import SuiteOptions, add_options, override
 from bench.registry import plan, select
+from bench.suite import refuse_writers
 
 
 def parse(*argv: str) -> SuiteOptions:
@@ -23,6 +24,19 @@ def test_defaults_and_quick() -> None:
     assert quick.size == "smoke" and quick.policy().max_time < default.policy().max_time
     assert parse("--quick", "--size", "seed").size == "seed"
     assert parse("--max-time", "0.5").policy().max_time == 0.5
+
+
+def jobs(cases: list) -> set[str]:
+    return {case.workload.name for case in cases if "distributed" in case.workload.tags}
+
+
+def test_quick_leaves_the_distributed_jobs_out_unless_they_are_named() -> None:
+    quick = parse("--quick")
+    assert not jobs(quick.cases()) and jobs(quick.left_out()) == {"cifar_ddp"}
+    assert quick.cases() and all("distributed" in case.workload.tags for case in quick.left_out())
+    for named in (parse("--quick", "--workload", "cifar_ddp"), parse("--quick", "--tag", "distributed")):
+        assert jobs(named.cases()) == {"cifar_ddp"} and not named.left_out()
+    assert jobs(parse().cases()) == {"cifar_ddp"} and not parse().left_out()  # a full run runs them
 
 
 def test_pytest_and_cli_prefixes_land_in_the_same_attributes() -> None:
@@ -77,3 +91,26 @@ def test_bool_params_parse_strictly() -> None:
     assert all(c.params["bidirectional"] for c in override(cases, ["bidirectional=true"]))
     with pytest.raises(UsageError, match="expects true or false"):
         override(cases, ["bidirectional=maybe"])
+
+
+@pytest.mark.parametrize(
+    "options", [[], ["-q"], ["-x", "--tb=short"], ["-o", "console_output_style=classic"], ["-vv", "-otimeout=9"]]
+)
+def test_pytest_options_that_write_nothing_pass_through(options: list[str]) -> None:
+    refuse_writers(options)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--benchmark-json=/tmp/x.json"], "--benchmark-json"),
+        (["-q", "--junitxml", "out.xml"], "--junitxml"),
+        (["--debug"], "--debug"),
+        (["-o", "cache_dir=/tmp/c"], "-o cache_dir"),
+        (["--override-ini=log_file=x.log"], "-o log_file"),
+        (["-ojunit_suite_name=x"], "-o junit_suite_name"),
+    ],
+)
+def test_pytest_options_that_write_files_are_refused_by_name(options: list[str], named: str) -> None:
+    with pytest.raises(UsageError, match=f"^{named} after --"):
+        refuse_writers(options)

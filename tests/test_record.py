@@ -6,13 +6,16 @@ from __future__ import annotations
 import copy
 import json
 import os
+import reprlib
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from processes import ROOT, run_python
 
+from bench.cli import main
 from bench.errors import UsageError
 from bench.record import RECORD_SCHEMA, CaseResult, RunRecord, migrate
 
@@ -151,7 +154,7 @@ BAD_FIELDS = {
         _info(MM),
         "device_time",
         {"per_round_s": [1e-6, float("nan")]},
-        f"{MM_CASE}: extra_info.device_time.per_round_s must be a list of numbers >= 0, got [1e-06, nan]",
+        f"{MM_CASE}: extra_info.device_time.per_round_s must be a list of numbers > 0, got [1e-06, nan]",
     ),
     "metrics not an object": (
         _info(MM),
@@ -163,7 +166,7 @@ BAD_FIELDS = {
         _info(MM),
         "tags",
         ["matrix", 3],
-        f"{MM_CASE}: extra_info.tags must be a list of strings, got ['matrix', 3]",
+        f"{MM_CASE}: extra_info.tags must be a list of one-line printable strings, got ['matrix', 3]",
     ),
     "rounds negative": (
         lambda d: _info(MM)(d)["plan"],
@@ -184,7 +187,7 @@ BAD_FIELDS = {
         -1.0,
         f"{MM_CASE}: stats.median must be a number >= 0, got -1.0",
     ),
-    "param not a string": (_entry(MM), "param", 7, "benchmark 10: param must be a string, got 7"),
+    "param not a string": (_entry(MM), "param", 7, "benchmark 10: param must be a one-line printable string, got 7"),
     "accuracy above 1": (
         lambda d: _info(TRAINING)(d)["metrics"],
         "final_test_accuracy",
@@ -195,13 +198,19 @@ BAD_FIELDS = {
         lambda d: _info(TRAINING)(d)["metrics"],
         "model",
         None,
-        f"{TRAINING_CASE}: extra_info.metrics.model must be a string, got None",
+        f"{TRAINING_CASE}: extra_info.metrics.model must be a one-line printable string, got None",
     ),
     "epoch accuracy a string": (
         lambda d: _info(TRAINING)(d)["metrics"]["epochs"][0],
         "test_accuracy",
         "high",
         f"{TRAINING_CASE}: extra_info.metrics.epochs[0].test_accuracy must be a number in [0, 1], got 'high'",
+    ),
+    "epoch without its number": (  # the fuzz's find: the training curves plot it
+        lambda d: _info(TRAINING)(d)["metrics"]["epochs"][0],
+        "epoch",
+        None,
+        f"{TRAINING_CASE}: extra_info.metrics.epochs[0].epoch must be an integer >= 0, got None",
     ),
     "failed not a list": (lambda d: d["bench"], "failed", 3, "bench.failed must be a list of JSON objects, got 3"),
     "failure without reason": (
@@ -221,19 +230,57 @@ BAD_FIELDS = {
         lambda d: d["machine_info"],
         "gpus",
         [{"index": 0}],
-        "machine_info.gpus[0].name must be a string, got None",
+        "machine_info.gpus[0].name must be a one-line printable string, got None",
     ),
     "torch version a number": (
         lambda d: d["machine_info"]["torch"],
         "version",
         2.14,
-        "machine_info.torch.version must be a string, got 2.14",
+        "machine_info.torch.version must be a one-line printable string, got 2.14",
     ),
     "commit dirty a string": (
         lambda d: d["commit_info"],
         "dirty",
         "no",
         "commit_info.dirty must be true or false, got 'no'",
+    ),
+    # found while fuzzing the readers (tests/test_record_fuzz.py): each made show, compare, report or
+    # history print a traceback, or an error on two lines
+    "v1 workload a list": (
+        _info(MM),
+        "workload",
+        [],
+        f"{MM_CASE}: extra_info.workload must be a one-line printable string, got []",
+    ),
+    "accuracy null": (
+        lambda d: _info(TRAINING)(d)["metrics"],
+        "final_test_accuracy",
+        None,
+        f"{TRAINING_CASE}: extra_info.metrics.final_test_accuracy must be a number in [0, 1], got None",
+    ),
+    "a round of no time": (
+        lambda d: _entry(MM)(d)["stats"],
+        "data",
+        [1e-5, 0.0],
+        f"{MM_CASE}: stats.data must be a list of numbers > 0, got [1e-05, 0.0]",
+    ),
+    "family with a NUL": (
+        _info(MM),
+        "family",
+        "mat\x00rix",
+        f"{MM_CASE}: extra_info.family must be a one-line printable string, got 'mat\\x00rix'",
+    ),
+    "case id on two lines": (
+        _entry(MM),
+        "param",
+        "mm\nbenchmark 3 (forged)",
+        "benchmark 10: param must be a one-line printable string, got 'mm\\nbenchmark 3 (forged)'",
+    ),
+    "median of 400 digits": (
+        lambda d: _entry(MM)(d)["stats"],
+        "median",
+        10**400,
+        f"{MM_CASE}: stats.median must be a number >= 0, got {reprlib.repr(10**400)}",
     ),
 }
 
@@ -315,3 +362,100 @@ def test_report_and_compare_work_where_torch_cannot_be_imported(tmp_path: Path) 
         done = run_python("-m", "bench", *argv, cwd=tmp_path, env=env, timeout=300)
         assert done.returncode == 0, f"{argv[0]}: {done.stderr[-2000:]}"
     assert (tmp_path / "report" / "report.md").exists()
+
+
+# -- commands fed records the fuzz (tests/test_record_fuzz.py) found them failing on -----------------
+
+
+def run_folder(folder: Path, data: dict) -> Path:
+    folder.mkdir()
+    written(folder / "benchmark.json", data)
+    return folder
+
+
+def bench(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str]:
+    """``python -m bench argv…`` in this process: its exit code, and stdout and stderr together."""
+    code = main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_compare_sorts_a_ratio_that_underflowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rounds of 5e-324 s against rounds of 2 s: the ratio of medians is 0.0, whose log failed."""
+    slow, fast = raw(), raw()
+    _entry(MM)(slow)["stats"]["data"], _entry(MM)(fast)["stats"]["data"] = [2.0] * 5, [5e-324] * 5
+    baseline, current = run_folder(tmp_path / "baseline", slow), run_folder(tmp_path / "current", fast)
+    code, printed = bench(capsys, "compare", baseline, current)
+    row = "| `mm[mm]` | 2 s | 4.94e-315 ns | 0.000 [0.000, 0.000] | faster |"
+    assert code == 0 and row in printed, printed
+
+
+def test_a_time_written_as_a_huge_integer_is_appended_as_a_float(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite refused an integer median past 2**63 with a traceback."""
+    data = raw()
+    _info(MM)(data)["rates"]["median_s"] = 2**70
+    store = tmp_path / "history.sqlite"
+    code, printed = bench(capsys, "history", "append", run_folder(tmp_path / "run", data), "--db", store)
+    assert code == 0, printed
+    with sqlite3.connect(store) as connection:
+        (median,) = connection.execute(
+            "SELECT median_s FROM results WHERE case_id = 'mm/n=64/op=mm/float32'"
+        ).fetchone()
+    connection.close()
+    assert median == float(2**70)
+
+
+def test_names_with_dollar_signs_are_drawn_as_they_are(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two '$' in a family or a case id made matplotlib parse it as mathtext, and fail to draw it."""
+    data = raw()
+    _info(MM)(data)["family"] = r"$\bad$"
+    _entry(MM)(data)["param"] = r"mm $\frac$ 64"
+    run, store = run_folder(tmp_path / "run", data), tmp_path / "history.sqlite"
+    assert bench(capsys, "history", "append", run, "--db", store)[0] == 0
+    code, printed = bench(capsys, "report", run, "--out", tmp_path / "report", "--history", store)
+    assert code == 0 and (tmp_path / "report" / "timings___bad_.png").is_file(), printed
+    code, printed = bench(capsys, "history", "plot", "--db", store, "--out", tmp_path / "trends")
+    assert code == 0 and (tmp_path / "trends" / "trend_mm.png").is_file(), printed
+
+
+def test_a_family_that_is_no_file_name_still_gets_its_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A family with a '/' (or longer than a file name may be) stopped the report: 'cannot write'."""
+    data = raw()
+    _info(MM)(data)["family"] = "vision/detection"
+    _info(MM + 1)(data)["family"] = "x" * 300
+    code, printed = bench(capsys, "report", run_folder(tmp_path / "run", data), "--out", tmp_path / "report")
+    assert code == 0, printed
+    assert {"timings_vision_detection.png", f"timings_{'x' * 100}.png"} <= {
+        p.name for p in (tmp_path / "report").iterdir()
+    }
+
+
+def test_a_report_of_plain_pytest_benchmark_files_has_no_rates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without our extra_info no result has a rate: the timings table formatted None, a traceback."""
+    data = raw()
+    del data["bench"]
+    for entry in data["benchmarks"]:
+        del entry["extra_info"]
+    code, printed = bench(capsys, "report", run_folder(tmp_path / "run", data), "--out", tmp_path / "report")
+    assert code == 0, printed
+    assert "| mm[op=mm] |  | 0.009453 ms | 6.7% | - | run |" in (tmp_path / "report" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "content", ["{oops", "[1]", '{"timeline": [{"t": "soon"}]}', '{"timeline": [{"t": 0, "util": NaN}]}']
+)
+def test_a_malformed_telemetry_file_beside_a_record_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    """The GPU timelines of a report were drawn from the run's side files read unchecked: a traceback."""
+    run = Path(shutil.copytree(FIXTURE, tmp_path / "run"))
+    telemetry = run / "artifacts" / "telemetry"
+    telemetry.mkdir(parents=True)
+    (telemetry / "mm.json").write_text(content)
+    code, printed = bench(capsys, "report", run, "--out", tmp_path / "report")
+    assert code == 2 and len(printed.splitlines()) == 1 and f"{telemetry / 'mm.json'}: " in printed, printed
+    assert not (tmp_path / "report").exists()

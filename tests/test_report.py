@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.axes import Axes
 from processes import run_python
 
 from bench import report
@@ -45,6 +46,56 @@ def constructed_cuda_record(cpu_run: Path, target: Path, factor: float = 10.0) -
     return target
 
 
+def constructed_ddp_record(cpu_run: Path, target: Path) -> Path:
+    """A CONSTRUCTED record: the CPU run's two trainings relabelled as cifar_ddp jobs, each on one
+    rank and on two ranks at 1.6 times the images/s."""
+    record = json.loads((cpu_run / "benchmark.json").read_text())
+    jobs = []
+    for bench in (b for b in record["benchmarks"] if b["extra_info"]["workload"] == "cifar_train"):
+        for ranks, world, speed in (("one", 1, 1.0), ("all", 2, 1.6)):
+            job = copy.deepcopy(bench)
+            info = job["extra_info"]
+            info["workload"], info["params"]["ranks"] = "cifar_ddp", ranks
+            job["param"] = "/".join(["cifar_ddp", *(f"{k}={v}" for k, v in info["params"].items()), info["dtype"]])
+            info["metrics"]["images_per_s"] *= speed
+            info["metrics"].update(world_size=world, communication_fraction=0.1, weights_identical_across_ranks=True)
+            jobs.append(job)
+    record["benchmarks"] = jobs
+    target.mkdir()
+    (target / "benchmark.json").write_text(json.dumps(record))
+    return target
+
+
+def with_mm_at(cpu_run: Path, target: Path, n: int) -> Path:
+    """A CONSTRUCTED record: the CPU run with its mm cases at size ``n`` (their ids to match)."""
+    record = json.loads((cpu_run / "benchmark.json").read_text())
+    for bench in (b for b in record["benchmarks"] if b["extra_info"]["workload"] == "mm"):
+        bench["extra_info"]["params"]["n"] = n
+        bench["param"] = bench["param"].replace("n=64", f"n={n}")
+    target.mkdir()
+    (target / "benchmark.json").write_text(json.dumps(record))
+    return target
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names plots give their bars and lines, as drawn."""
+    names: list[str] = []
+    barh, plot = Axes.barh, Axes.plot
+
+    def bars(self: Axes, y, *args, **kwargs):
+        names.extend(y)
+        return barh(self, y, *args, **kwargs)
+
+    def lines(self: Axes, *args, **kwargs):
+        names.extend([kwargs["label"]] if "label" in kwargs else [])
+        return plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "barh", bars)
+    monkeypatch.setattr(Axes, "plot", lines)
+    return names
+
+
 def test_tidy_table_has_a_row_per_result_with_its_context(cpu_run: Path) -> None:
     table = report.tidy(report.collect([cpu_run], skip_bad=False))
     record = json.loads((cpu_run / "benchmark.json").read_text())
@@ -52,6 +103,7 @@ def test_tidy_table_has_a_row_per_result_with_its_context(cpu_run: Path) -> None
     mm = table[table.workload == "mm"].iloc[0]
     assert mm.device_type == "cpu" and mm.torch.startswith("2.") and mm.family == "matrix"
     assert json.loads(mm.params)["n"] == 64 and mm.median_s > 0 and len(mm.samples) == mm.rounds
+    assert (mm.case, mm.label) == ("mm/n=64/op=mm/float32", "mm[mm]")
     training = table[table.workload == "cifar_train"]
     assert set(training.data) == {"synthetic"} and training.test_accuracy.between(0, 1).all()
 
@@ -80,6 +132,7 @@ def test_where_the_gpu_starts_to_win() -> None:
         {
             "workload": [r[0] for r in rows],
             "case": [f"mm/n={r[1]}/op={r[2]}/float32" for r in rows],
+            "label": [f"mm[n={r[1]}, {r[2]}]" for r in rows],
             "params": [json.dumps({"n": r[1], "op": r[2]}) for r in rows],
             "variant": [json.dumps({"op": r[2]}) for r in rows],
             "dtype": "float32",
@@ -91,7 +144,7 @@ def test_where_the_gpu_starts_to_win() -> None:
     )
     assert sorted(report.crossovers(ratios)) == [
         "mm (float32): the GPU wins (whole 95 % interval above 1) at none of the sizes measured",
-        "mm (float32): the GPU wins (whole 95 % interval above 1) from mm/n=1024/op=mm/float32 on",
+        "mm (float32): the GPU wins (whole 95 % interval above 1) from mm[n=1024, mm] on",
     ]
 
 
@@ -108,7 +161,57 @@ def test_report_files_and_their_contents(cpu_run: Path, tmp_path: Path) -> None:
     assert (tmp_path / "report" / "speedup.png").stat().st_size > 0
 
 
-def test_gpu_timelines_are_plotted_from_the_runs_telemetry(cpu_run: Path, tmp_path: Path) -> None:
+def test_tables_name_cases_by_label_and_results_csv_keeps_the_ids(cpu_run: Path, tmp_path: Path) -> None:
+    gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
+    ddp_run = constructed_ddp_record(cpu_run, tmp_path / "ddp")
+    report.build([cpu_run, gpu_run, ddp_run], tmp_path / "report")
+    text, page = (tmp_path / "report" / "report.md").read_text(), (tmp_path / "report" / "report.html").read_text()
+    csv = pd.read_csv(tmp_path / "report" / "results.csv")
+    assert "| mm[matmul] | cpu | " in text and "| mm[matmul] | cuda | " in text  # timings
+    assert "| mm[matmul] | float32 | 10.00x |" in text  # CPU vs GPU
+    assert "| cifar_ddp[seed, ranks=all] | cpu | 2 | " in text and "| 0.8 | 0.1 | True |" in text  # scaling
+    assert "results are noisy (IQR above 10% of the median): rowwise[sum], " in text
+    assert "<td>cifar_ddp[tensor, ranks=all]</td>" in page
+    ids = set(csv.case)
+    assert len(ids) == 16 and "cifar_ddp/epochs=1/batch=64/lr=0.001" in " ".join(ids)
+    assert not [case for case in ids if case in text or case in page], "no full id in a table"
+    row = csv[(csv.case == "mm/n=64/op=matmul/float32") & (csv.device_type == "cuda")].iloc[0]
+    assert row.label == "mm[matmul]" and list(csv.columns[csv.columns.get_loc("case") :][:2]) == ["case", "label"]
+
+
+def test_labels_are_made_over_every_run_and_failure_of_a_report(cpu_run: Path, tmp_path: Path) -> None:
+    """Alone, each run's mm cases differ only in op; together the sizes differ too, and every run says so."""
+    bigger = with_mm_at(cpu_run, tmp_path / "bigger", 256)
+    record = json.loads((bigger / "benchmark.json").read_text())
+    record["bench"]["failed"] = [{"id": "mm/n=4000/op=mm/float32", "error": "CaseTimeout: exceeded 2 s"}]
+    (bigger / "benchmark.json").write_text(json.dumps(record))
+    collection = report.collect([cpu_run, bigger], skip_bad=False)
+    table = report.tidy(collection)
+    mm = table[table.workload == "mm"]
+    assert set(zip(mm.run, mm.label, strict=True)) == {
+        ("cpu-smoke", "mm[n=64, mm]"),
+        ("cpu-smoke", "mm[n=64, matmul]"),
+        ("bigger", "mm[n=256, mm]"),
+        ("bigger", "mm[n=256, matmul]"),
+    }
+    assert (table.groupby("case").label.nunique() == 1).all(), "one case, one label, in every run"
+    assert (table.groupby("label").case.nunique() == 1).all(), "different cases, different labels"
+    rowwise = table[table.workload == "rowwise"]
+    assert set(rowwise[rowwise.run == "bigger"].label) == set(rowwise[rowwise.run == "cpu-smoke"].label)
+    assert collection.failures() == ["bigger: mm[n=4000, mm]: CaseTimeout: exceeded 2 s"]
+
+
+def test_plots_name_bars_by_label_and_tell_runs_apart(cpu_run: Path, tmp_path: Path, drawn: list[str]) -> None:
+    again = Path(shutil.copytree(cpu_run, tmp_path / "again"))
+    gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
+    table = report.tidy(report.collect([cpu_run, again, gpu_run], skip_bad=False))
+    report.plots(table, report.speedups(table), tmp_path)
+    assert {"mm[mm] [cpu, cpu-smoke]", "mm[mm] [cpu, again]", "mm[mm] [cuda]"} <= set(drawn)  # timings
+    assert drawn[-12:].count("mm[matmul]") == 1  # speedups: one bar a case
+    assert not [name for name in drawn if "/" in name], "no full id on a plot"
+
+
+def test_gpu_timelines_are_plotted_from_the_runs_telemetry(cpu_run: Path, tmp_path: Path, drawn: list[str]) -> None:
     """A CONSTRUCTED GPU run folder whose telemetry file has the form measure() writes."""
     gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
     folder = gpu_run / "artifacts" / "telemetry"
@@ -119,6 +222,9 @@ def test_gpu_timelines_are_plotted_from_the_runs_telemetry(cpu_run: Path, tmp_pa
     )
     report.build([cpu_run, gpu_run], tmp_path / "report")
     assert (tmp_path / "report" / "gpu_timelines.png").stat().st_size > 10_000
+    drawn.clear()
+    assert report.gpu_timelines([gpu_run], tmp_path, {"mm/n=64/op=mm/float32": "mm[mm]"})
+    assert drawn == ["mm[mm]"], "the case by its label"
     assert "![gpu_timelines](gpu_timelines.png)" in (tmp_path / "report" / "report.md").read_text()
 
 

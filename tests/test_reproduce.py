@@ -67,6 +67,7 @@ def reproduce(tmp_path: Path, bands: str, *argv: str) -> tuple[int, list[str]]:
     return done.returncode, done.stdout.strip().splitlines()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("low", "high", "code", "word"), [(0.0, 1.0, 0, "PASS"), (0.99, 1.0, 1, "MISS")])
 def test_verdict_against_the_band(
     tmp_path: Path, small_cifar: Path, low: float, high: float, code: int, word: str
@@ -79,14 +80,20 @@ def test_verdict_against_the_band(
     assert header.split() == ["model", "path", "epochs", "data", "device", "expected", "band", "measured", "verdict"]
     assert row.split()[:5] == ["lenet5", "tensor", "1", "npz-unverified", "cpu"] and row.endswith(word)
     assert f"{low:.1%} .. {high:.1%}" in row
+    (epoch,) = [line for line in lines if "  epoch " in line]  # training shows its epochs as it goes
+    assert re.fullmatch(
+        r"\[1/1\] \d:\d\d elapsed, ~\d:\d\d left  cifar_train  epoch 1/1, acc [\d.]+%, loss [\d.]+", epoch
+    )
 
 
+@pytest.mark.slow
 def test_synthetic_data_never_meets_a_band(tmp_path: Path) -> None:
     got, lines = reproduce(tmp_path, BAND.format(data="cifar10", low=0.0, high=1.0), "--data-source", "synthetic")
     assert got == 1
     assert lines[-1].split()[3] == "synthetic" and lines[-1].endswith("NO BAND")
 
 
+@pytest.mark.slow
 def test_bad_bands_file_is_refused_before_training(tmp_path: Path) -> None:
     got, _ = reproduce(tmp_path, "not [ toml", "--data-source", "synthetic")
     assert got == 2 and not (tmp_path / "runs").exists()

@@ -106,6 +106,7 @@ def test_real_cuda_events() -> None:
     assert result.cuda_max_memory_allocated >= 3 * 1024 * 1024 * 4
 
 
+@pytest.mark.slow
 def test_a_record_of_the_previous_schema_compares_with_a_new_one(ctx, tmp_path) -> None:
     """The committed v1 record (the previous main's) against a v2 record written by the runner now."""
     old = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"

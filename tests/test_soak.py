@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from processes import run_python
 
 from bench.record import RunRecord
@@ -17,6 +18,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 SEED = 298
 
 
+@pytest.mark.slow
 def test_a_short_soak_interrupts_and_kills_real_runs_and_finds_nothing_wrong(tmp_path: Path) -> None:
     assert [str(f) for f in schedule(3, SEED)] == [
         "SIGINT started+3.70s",

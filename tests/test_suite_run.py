@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from processes import ROOT, run_python
 
-from bench.registry import all_workloads
+from bench.registry import DISTRIBUTED, all_workloads
+
+pytestmark = pytest.mark.slow  # each test runs the suite, torchrun or nox in subprocesses
 
 REQUIRED_EXTRA = {"workload", "family", "size", "params", "dtype", "device", "seed", "determinism", "rates", "work"}
 
@@ -43,10 +45,13 @@ def record(smoke_run) -> dict[str, Any]:
 def test_every_workload_runs_at_smoke_size_on_the_cpu(smoke_run, record) -> None:
     done, _ = smoke_run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    expected = {c.id for w in all_workloads().values() for c in w.cases("smoke", "cpu")}
+    jobs = {name for name, w in all_workloads().items() if DISTRIBUTED in w.tags}
+    expected = {c.id for name, w in all_workloads().items() if name not in jobs for c in w.cases("smoke", "cpu")}
     assert {b["param"] for b in record["benchmarks"]} == expected
-    assert {b["extra_info"]["workload"] for b in record["benchmarks"]} == set(all_workloads())
+    assert {b["extra_info"]["workload"] for b in record["benchmarks"]} == set(all_workloads()) - jobs
     assert record["bench"]["cases_planned"] == len(expected) and record["bench"]["failed"] == []
+    left_out = sum(len(all_workloads()[name].cases("smoke", "cpu")) for name in jobs)
+    assert f"--quick leaves out the {left_out} distributed job(s)" in done.stdout
 
 
 def test_each_result_carries_its_context_and_per_round_data(record) -> None:
@@ -87,7 +92,7 @@ def test_show_prints_a_table_of_the_run(smoke_run) -> None:
     assert done.returncode == 0
     lines = done.stdout.splitlines()
     assert lines[0].startswith("device cpu | torch 2.")
-    assert any(line.startswith("mm/n=64/op=mm/float32") and "GFLOP/s" in line for line in lines)
+    assert any(line.startswith("  mm[") and "FLOP/s" in line for line in lines)  # short labels
 
 
 def test_seed_configurations_all_run(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_dir())
 
 
+@pytest.mark.slow
 def test_a_user_workload_runs_and_its_record_says_where_it_came_from(two_runs) -> None:
     record = json.loads((two_runs[0] / "benchmark.json").read_text())
     (result,) = record["benchmarks"]  # without another selection, only the target's workloads run
@@ -44,21 +45,20 @@ def test_a_user_workload_runs_and_its_record_says_where_it_came_from(two_runs) -
     assert sources[-1] == {"target": str(EXAMPLE), "kind": "folder", "workloads": ["transformer_block"]}
 
 
+@pytest.mark.slow
 def test_show_report_and_compare_read_user_results_like_built_in_ones(two_runs, tmp_path: Path) -> None:
     shown = bench("show", str(two_runs[0]), cwd=tmp_path)
-    assert shown.returncode == 0 and "transformer_block/batch=2/seq=16" in shown.stdout and "GFLOP/s" in shown.stdout
+    assert shown.returncode == 0 and "  transformer_block " in shown.stdout and "FLOP/s" in shown.stdout
     report = bench("report", *map(str, two_runs), "--out", str(tmp_path / "report"), cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "transformer_block" in (tmp_path / "report" / "results.csv").read_text()
     assert (tmp_path / "report" / "timings_transformer.png").is_file()
     compared = bench("compare", *map(str, two_runs), cwd=tmp_path)
-    assert (
-        compared.returncode in (0, 1)
-        and "`transformer_block/batch=2/seq=16/width=32/heads=2/float32`" in compared.stdout
-    )
+    assert compared.returncode in (0, 1) and "| `transformer_block` |" in compared.stdout  # its only case
     assert "results differ" not in compared.stderr, "the same seed computes the same block"
 
 
+@pytest.mark.slow
 def test_built_in_workloads_can_run_beside_user_ones(tmp_path: Path) -> None:
     listed = bench("list", "--workloads", str(EXAMPLE / "transformer_block.py"), cwd=tmp_path)
     assert listed.returncode == 0 and "transformer_block" in listed.stdout and "\nmm " in listed.stdout
@@ -84,6 +84,7 @@ BAD_PLUGINS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BAD_PLUGINS))
 def test_a_bad_plugin_is_one_line_naming_its_file_and_nothing_is_written(name: str, tmp_path: Path) -> None:
     source, says = BAD_PLUGINS[name]
@@ -95,6 +96,7 @@ def test_a_bad_plugin_is_one_line_naming_its_file_and_nothing_is_written(name: s
     assert not out.exists(), "nothing is written"
 
 
+@pytest.mark.slow
 def test_a_missing_target_is_one_line(tmp_path: Path) -> None:
     line = one_line_error(bench("list", "--workloads", str(tmp_path / "nowhere.py"), cwd=tmp_path))
     assert "nowhere.py: no such file or folder" in line
@@ -102,6 +104,7 @@ def test_a_missing_target_is_one_line(tmp_path: Path) -> None:
     assert "no_such_package_of_workloads" in line and "cannot import it" in line
 
 
+@pytest.mark.slow
 def test_installed_packages_register_workloads_through_the_entry_point_group(tmp_path: Path) -> None:
     """A package made the way pip installs one (a dist-info with entry_points.txt) on the path."""
     (tmp_path / "their_benchmarks.py").write_text((EXAMPLE / "transformer_block.py").read_text())

@@ -1,5 +1,5 @@
 """``python -m tools.soak``: many quick real runs, some stopped by a signal at a random moment, each
-checked against what the README promises about interruptions; the tests pick their moments, a soak
+checked against what docs/reliability.md promises about interruptions; the tests pick their moments, a soak
 lets chance pick them.
 
 Each run gets one fate from a seeded (so reproducible) schedule: finish undisturbed, or SIGINT,
@@ -204,7 +204,7 @@ def record_of(run_dir: Path | None) -> tuple[str, RunRecord | None]:
 
 
 def judge_run(fate: Fate, process: Process, state: str, record: RunRecord | None) -> list[str]:
-    """What a run with this fate, end and record breaks of the README's promises."""
+    """What a run with this fate, end and record breaks of docs/reliability.md's promises."""
     if process.code is None:
         return ["still running at the timeout (killed)"]
     problems = []

@@ -9,15 +9,18 @@ from typing import Any
 
 import pandas as pd
 
-from bench.ab.store import placement, sides_line
+from bench.ab.store import labels, placement, sides_line
+from bench.plotting import log_scale
 
 
 def table(record: dict[str, Any]) -> pd.DataFrame:
-    """One row per measured case: family, case, ratio, interval, verdict."""
+    """One row per measured case: family, case (its id), label, ratio, interval, verdict."""
+    named = labels(record)
     rows = [
         {
             "family": case.get("family"),
             "case": case["id"],
+            "label": named[case["id"]],
             "ratio": round(case["ratio"], 3),
             "interval": "" if case.get("low") is None else f"{case['low']:.3f}..{case['high']:.3f}",
             "verdict": case.get("verdict"),
@@ -26,8 +29,13 @@ def table(record: dict[str, Any]) -> pd.DataFrame:
         for case in record["cases"]
         if not case.get("error") and case.get("ratio") is not None
     ]
-    columns = ["family", "case", "ratio", "interval", "verdict", "worker pairs"]
+    columns = ["family", "case", "label", "ratio", "interval", "verdict", "worker pairs"]
     return pd.DataFrame(rows, columns=columns).sort_values(["family", "case"], kind="stable")
+
+
+def shown(record: dict[str, Any]) -> pd.DataFrame:
+    """The table as a report shows it: cases by their labels."""
+    return table(record).drop(columns="case").rename(columns={"label": "case"})
 
 
 def forest(record: dict[str, Any], title: str, path: Path) -> Path | None:
@@ -50,8 +58,8 @@ def forest(record: dict[str, Any], title: str, path: Path) -> Path | None:
             ax.plot([low, high], [y, y], color=colours.get(row.verdict, "#999999"), linewidth=2)
         ax.plot([row.ratio], [y], "o", color=colours.get(row.verdict, "#999999"), markersize=4)
     ax.axvline(1, color="black", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_yticks(range(len(rows)), [f"{f}: {c}" for f, c in zip(rows.family, rows["case"], strict=True)], fontsize=6)
+    log_scale(ax, "x")
+    ax.set_yticks(range(len(rows)), [f"{f}: {c}" for f, c in zip(rows.family, rows.label, strict=True)], fontsize=6)
     ax.invert_yaxis()
     ax.set_xlabel("ratio candidate / baseline (line: interval; red slower, green faster, blue unchanged)")
     ax.set_title(title, fontsize=9)
@@ -70,7 +78,8 @@ def describe(record: dict[str, Any]) -> list[str]:
         + f"; {record['case_time']} s per case and pair"
     )
     lines.append(placement(record["pairs"], record.get("settings", {}).get("threads"), record.get("affinity") or []))
-    lines += [f"FAILED {case['id']}: {case['error']}" for case in record["cases"] if case.get("error")]
+    named = labels(record)
+    lines += [f"FAILED {named[case['id']]}: {case['error']}" for case in record["cases"] if case.get("error")]
     if record.get("partial"):
         lines.append(f"PARTIAL: interrupted by {record.get('interrupted_by')}")
     return lines

@@ -6,7 +6,8 @@ sides build: the first pair's baseline worker calibrates the calls per round, an
 then uses that count. Blocks then run in quads whose order is ABBA or BAAB at random, until the
 case's time for this pair is spent (at least ``min_quads``). A worker that dies fails its case
 with one line; the pair is started again for the next case. Ctrl-C or SIGTERM stop the workers
-and keep what was measured, marked partial.
+and keep what was measured, marked partial. Progress goes a step (a case in a worker pair) at a
+time: the live line on a terminal, a line per step in a pipe (:mod:`bench.progress`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from bench.ab.paired import judge_pairs, log_ratios
 from bench.ab.sides import Side
 from bench.compare import Thresholds
 from bench.errors import BenchError, UsageError
+from bench.labels import labels_by_id
+from bench.progress import Progress, Terminal
 
 ANSWER_TIMEOUT_S = 600.0  # one build, calibration or block; past it the worker counts as hung
 
@@ -188,10 +191,9 @@ class Outcome:
 class Session:
     """One head-to-head, from the sides' workers to every case's verdict."""
 
-    def __init__(
-        self, sides: Sequence[Side], plan: Plan, scratch: Path, progress: Callable[[str], None] = lambda line: None
-    ) -> None:
-        self.sides, self.plan, self.scratch, self.progress = list(sides), plan, scratch, progress
+    def __init__(self, sides: Sequence[Side], plan: Plan, scratch: Path, out: Terminal) -> None:
+        """``out``: where the progress goes, a step (a case in a worker pair) at a time."""
+        self.sides, self.plan, self.scratch, self.out = list(sides), plan, scratch, out
         self.order = random.Random(plan.seed)
         self.seconds = {"start-up": 0.0, "build and calibration": 0.0, "blocks": 0.0}
 
@@ -240,24 +242,39 @@ class Session:
             outcome = Outcome(self.sides, common, sorted(ours - theirs), sorted(theirs - ours))
             if not common:
                 raise UsageError("no case is selected on both sides")
+            progress = Progress(self._labels(common), self.out, unit="steps")
             signals.arm()
             try:
                 for pair in range(self.plan.pairs):
                     if pair:
                         workers = self._replace(workers, pair)
-                    for number, case in enumerate(common, 1):
-                        self.progress(f"pair {pair + 1}/{self.plan.pairs} case {number}/{len(common)} {case.id}")
+                    for number, case in enumerate(common):
+                        step = pair * len(common) + number
+                        progress.start(step)
                         workers = self._measure(case, workers, pair)
+                        progress.finish(step, _how_it_went(case))
             except KeyboardInterrupt:
                 outcome.partial = True
                 outcome.interrupted_by = (signals.received or ["KeyboardInterrupt"])[0]
             finally:
                 signals.defer()
+                progress.close()
         finally:
             for worker in workers:  # stopped by a signal or an error: no goodbyes
                 worker.close() if outcome is not None and not outcome.partial else worker.kill()
         outcome.seconds = dict(self.seconds)
         return outcome
+
+    def _labels(self, common: list[CaseOutcome]) -> list[str]:
+        """Each step's label: the case's short label among the cases (the plans give ids only, so
+        variants keep their names: ``mm[op=matmul]``), the worker pair and the case's place in it."""
+        named = labels_by_id([case.id for case in common])
+        short = [named[case.id] for case in common]
+        return [
+            f"{label} pair {pair}/{self.plan.pairs} case {number}/{len(common)}"
+            for pair in range(1, self.plan.pairs + 1)
+            for number, label in enumerate(short, 1)
+        ]
 
     def _replace(self, workers: list[Worker], pair: int, dead: bool = False) -> list[Worker]:
         """A fresh pair in place of ``workers``: asked to exit, or killed when one of them died."""
@@ -307,6 +324,16 @@ class Session:
             blocks["baseline"] += times["A"]
             blocks["candidate"] += times["B"]
         return blocks
+
+
+def _how_it_went(case: CaseOutcome) -> str:
+    """A step's outcome: the ratio of this pair's block medians (a glimpse; the verdict comes from
+    every block pair), or why the case failed."""
+    if case.error is not None:
+        return f"FAILED: {case.error}"
+    blocks = case.pairs[-1]
+    ratio = statistics.median(blocks["candidate"]) / statistics.median(blocks["baseline"])
+    return f"{len(blocks['orders'])} quads, candidate/baseline {ratio:.3f}"
 
 
 def guard(sides: Sequence[Side]) -> None:

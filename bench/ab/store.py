@@ -4,6 +4,7 @@ One record holds both sides' fingerprints, every case's blocks by worker pair (b
 candidate seconds per call, and the ABBA / BAAB order of each quad), and the verdicts. It is a
 record of its own kind, not a pytest-benchmark file: ``compare`` and the history store keep
 reading runs, and their semantics do not change. Reading it needs neither torch nor the workloads.
+It holds each case by id (with its workload and family), so its short labels are made from ids.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.compare import Comparison, Thresholds, Verdict, markdown
 from bench.errors import UsageError
+from bench.labels import labels_by_id
 from bench.runs import read_json, write_json
 
 if TYPE_CHECKING:
@@ -72,7 +74,18 @@ def read(path: Path) -> dict[str, Any]:
     cases = record.get("cases")
     if not isinstance(cases, list) or not all(isinstance(c, dict) and isinstance(c.get("id"), str) for c in cases):
         raise UsageError(f"{file}: 'cases' must be a list of objects with an 'id'")
+    for side in ("only_baseline", "only_candidate"):
+        if not isinstance(record.get(side), list) or not all(isinstance(c, str) for c in record[side]):
+            raise UsageError(f"{file}: {side!r} must be a list of case ids")
     return record
+
+
+def labels(record: dict[str, Any]) -> dict[str, str]:
+    """Every case id of the record -> its short label. The cases of both sides are labelled among
+    themselves, as the progress lines label them; a case of one side only among all, so that it reads
+    apart from them."""
+    common = [case["id"] for case in record["cases"]]
+    return labels_by_id([*common, *record["only_baseline"], *record["only_candidate"]]) | labels_by_id(common)
 
 
 def comparison(record: dict[str, Any]) -> Comparison:
@@ -98,15 +111,13 @@ def comparison(record: dict[str, Any]) -> Comparison:
                 (len(baseline), len(candidate)),
             )
         )
-    return Comparison(verdicts, record["only_baseline"], record["only_candidate"], [], [], interleaved=True)
+    return Comparison(
+        verdicts, record["only_baseline"], record["only_candidate"], [], [], labels(record), interleaved=True
+    )
 
 
 def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
-
-
-def failures(record: dict[str, Any]) -> list[str]:
-    return [f"{case['id']}: {case['error']}" for case in record["cases"] if case.get("error")]
 
 
 def sides_line(record: dict[str, Any]) -> str:
@@ -129,13 +140,16 @@ def placement(pairs: object, threads: object, affinity: list[list[int]]) -> str:
     return f"{pairs} worker pairs, {threads} thread(s) each, CPUs by pair: {placed}"
 
 
-def render(record: dict[str, Any]) -> str:
-    """``show`` of a head-to-head: both sides, then the verdicts table."""
+def render(record: dict[str, Any], full: bool = False) -> str:
+    """``show`` of a head-to-head: both sides, then the verdicts table and failures, cases by short
+    label (``full``: by id)."""
     thresholds = Thresholds(record["thresholds"]["effects"], record["thresholds"]["confidence"])
-    sides = record["sides"]
-    table = markdown(comparison(record), thresholds, sides["baseline"]["spec"], sides["candidate"]["spec"], METHOD)
+    sides, result = record["sides"], comparison(record)
+    table = markdown(result, thresholds, sides["baseline"]["spec"], sides["candidate"]["spec"], METHOD, full)
     how = placement(record.get("pairs"), record.get("settings", {}).get("threads"), record.get("affinity") or [])
-    extra = [f"FAILED {line}" for line in failures(record)]
+    extra = [
+        f"FAILED {result.name(case['id'], full)}: {case['error']}" for case in record["cases"] if case.get("error")
+    ]
     if record.get("partial"):
         extra.append(f"PARTIAL: interrupted by {record.get('interrupted_by')}")
     return "\n".join([sides_line(record), how, table.rstrip(), *extra])

@@ -16,6 +16,7 @@ from bench import runs
 from bench.arguments import at_least, positive_int
 from bench.commands.base import Command, add_run_options, add_threshold_options, selector
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from bench.progress import Stream
 
 
 def without_jobs(
@@ -23,9 +24,10 @@ def without_jobs(
 ) -> Callable[[dict[str, Any]], bool]:
     """``keep``, less the distributed jobs unless named (``--tag distributed``, ``--workload``); those left out
     are added to ``left_out``."""
+    from bench.registry import DISTRIBUTED  # noqa: PLC0415 - imports torch
 
     def kept(case: dict[str, Any]) -> bool:
-        if "distributed" in case["tags"] and "distributed" not in tags and case["workload"] not in workloads:
+        if DISTRIBUTED in case["tags"] and DISTRIBUTED not in tags and case["workload"] not in workloads:
             left_out.add(case["id"])
             return False
         return keep(case)
@@ -133,9 +135,7 @@ class Ab(Command):
         ):
             how = placement(args.pairs, options.settings.threads, plan.affinity)
             print(f"bench: ab {sides[0].spec} (baseline) vs {sides[1].spec} (candidate): {how}", flush=True)
-            outcome = Session(
-                sides, plan, Path(scratch), progress=lambda line: print(f"bench: {line}", flush=True)
-            ).run()
+            outcome = Session(sides, plan, Path(scratch), out=Stream(sys.stdout)).run()
         if left_out:
             print(
                 f"bench: {len(left_out)} distributed job(s) left out: each block would launch a whole torchrun job"

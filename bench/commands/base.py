@@ -47,6 +47,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_runs_out(parser)
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression over case ids")
     parser.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m expression over families and tags")
+    parser.add_argument(
+        "--pytest-table",
+        action="store_true",
+        help="also print pytest-benchmark's own table (full ids, every column); the suite's summary is printed anyway",
+    )
 
 
 def add_threshold_options(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +61,7 @@ def add_threshold_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FAMILY=FRACTION",
-        help="minimum effect that counts, per family or 'default' (repeatable; defaults in README)",
+        help="minimum effect that counts, per family or 'default' (repeatable; defaults in docs/regressions.md)",
     )
     parser.add_argument("--confidence", type=float, default=0.99, help="confidence of the intervals (default: 0.99)")
 

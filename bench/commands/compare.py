@@ -27,15 +27,16 @@ class Compare(Command):
             help="compare runs of different hardware, devices, torch versions or determinism",
         )
         parser.add_argument("--out", type=Path, metavar="FILE", help="also write the Markdown table here")
+        parser.add_argument("--full", action="store_true", help="full case ids instead of short labels")
 
     def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
         from bench.compare import Thresholds, compare, markdown  # noqa: PLC0415
 
         thresholds = Thresholds.parse(args.threshold, args.confidence)
         result = compare(args.baseline, args.current, thresholds, args.allow_mismatch)
-        for warning in [f"runs differ: {w}" for w in result.warnings] + result.doubts():
+        for warning in [f"runs differ: {w}" for w in result.warnings] + result.doubts(args.full):
             print(f"bench: WARNING: {warning}", file=sys.stderr)
-        table = markdown(result, thresholds, args.baseline.name, args.current.name)
+        table = markdown(result, thresholds, args.baseline.name, args.current.name, full=args.full)
         if args.out:
             with file_errors(f"cannot write {args.out}"):
                 runs.write_atomic(args.out, table)

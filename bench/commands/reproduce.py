@@ -57,6 +57,7 @@ class Reproduce(Command):
             out=args.out,
             keyword=None,
             markers=None,
+            pytest_table=False,
         )
         code, run_dir = run_suite(suite, ["-q"])
         if code == EXIT_INTERRUPTED:

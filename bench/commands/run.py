@@ -24,22 +24,30 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     """
     import pytest  # noqa: PLC0415 - only running needs it
 
-    from bench import envinfo, suite  # noqa: PLC0415 - these import torch
+    from bench import envinfo, suite, summary  # noqa: PLC0415 - these import torch
     from bench.context import RunContext  # noqa: PLC0415
     from bench.options import SuiteOptions  # noqa: PLC0415
+    from bench.record import RunRecord  # noqa: PLC0415
     from bench.suite.conftest import Given  # noqa: PLC0415
 
     options = SuiteOptions.parse(args)
     selector(args.keyword, args.markers)  # a bad -k/-m is one line, before any folder is made
+    suite.refuse_writers(extra)
     context = RunContext(options.settings)
     cases = options.cases()
+    if skipped := len(options.left_out()):
+        print(
+            f"bench: --quick leaves out the {skipped} distributed job(s), each a torchrun launch of 15-45 s:"
+            " `python -m bench ddp --quick` runs them (or --tag distributed here)",
+            flush=True,
+        )
     for name, record in options.preflight(cases).items():  # data checked before anything is written
         print(f"bench: {name} data: {describe_data(record)}", flush=True)
     signals.check()
     run_dir = runs.new_run_dir(Path(args.out), f"{context.device.type}-{options.size}")
     partial = run_dir / f".{runs.BENCHMARK_JSON}.partial"
     selection = (["-k", args.keyword] if args.keyword else []) + (["-m", args.markers] if args.markers else [])
-    pytest_args = suite.pytest_args(partial, [*selection, *extra])
+    pytest_args = suite.pytest_args(partial, [*selection, *extra], table=args.pytest_table)
     try:
         with file_errors(f"cannot write the run record in {run_dir}; none kept"):
             runs.write_json(
@@ -84,6 +92,8 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
         return EXIT_INTERRUPTED, run_dir
     if signals.received:
         print(f"bench: {signals.received[0]} arrived after the last case; the run is complete", flush=True)
+    if saved.exists():
+        print(summary.render(RunRecord.from_json(run_dir)), flush=True)
     print(f"bench: results in {run_dir}", flush=True)
     if code == pytest.ExitCode.OK:
         return EXIT_OK, run_dir

@@ -17,6 +17,7 @@ class Show(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("run_dir", type=Path)
         parser.add_argument("--brief", action="store_true", help="one row per workload and dtype: its largest case")
+        parser.add_argument("--full", action="store_true", help="full case ids instead of short labels")
 
     def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
         from bench.ab import store  # noqa: PLC0415
@@ -24,7 +25,7 @@ class Show(Command):
         from bench.summary import render  # noqa: PLC0415
 
         if store.is_head_to_head(args.run_dir):
-            print(store.render(store.read(args.run_dir)))
+            print(store.render(store.read(args.run_dir), full=args.full))
         else:
-            print(render(RunRecord.from_json(args.run_dir), brief=args.brief))
+            print(render(RunRecord.from_json(args.run_dir), brief=args.brief, full=args.full))
         return EXIT_OK

@@ -1,4 +1,4 @@
-"""pytest hooks of the suite: options, one test per case, markers, run records.
+"""pytest hooks of the suite: options, one test per case, markers, progress, run records.
 
 ``python -m bench run`` hands its options over typed (a :class:`Given` plugin); run directly
 (``pytest bench/suite --bench-device cuda``), the suite parses its ``--bench-*`` options.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,15 @@ from typing import Any
 import pytest
 
 from bench import envinfo, signals
-from bench.context import RunContext
+from bench.context import EpochDone, RunContext
 from bench.errors import BenchError
+from bench.labels import Described, short_labels
 from bench.options import SuiteOptions, add_options
+from bench.progress import Progress
 from bench.record import RunRecord
 from bench.registry import Case, all_workloads
 from bench.runner import failure_line
+from bench.summary import duration
 from bench.timing import RoundPolicy
 
 _OPTIONS = pytest.StashKey[SuiteOptions]()
@@ -31,6 +35,8 @@ _FAILED = pytest.StashKey[list[dict[str, str]]]()
 _PREFLIGHT = pytest.StashKey[dict[str, dict[str, Any]]]()
 _SESSION = pytest.StashKey[pytest.Session]()
 _SIGNALS = pytest.StashKey[contextlib.ExitStack]()  # Ctrl-C and SIGTERM handled until unconfigure
+_PROGRESS = pytest.StashKey[Progress]()
+_INDEX = pytest.StashKey[dict[str, int]]()  # a selected case's place in the run, by pytest node id
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +81,46 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_SESSION] = session
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Progress over the cases selected (after -k/-m), labelled among themselves."""
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    cases = [item.callspec.params["bench_case"] for item in session.items if hasattr(item, "callspec")]
+    if terminal is None or len(cases) != len(session.items):
+        return
+    labels = short_labels([Described(c.workload.name, c.params, list(c.workload.variants), c.dtype) for c in cases])
+    progress = session.config.stash[_PROGRESS] = Progress(labels, terminal)
+    session.config.stash[_INDEX] = {item.nodeid: i for i, item in enumerate(session.items)}
+    session.config.stash[_CONTEXT].on_epoch = _shown_epochs(session.config, progress)
+
+
+def _shown_epochs(config: pytest.Config, progress: Progress) -> Callable[[EpochDone], None]:
+    """A training case's epochs into the progress line. They come during the case's call, whose
+    output pytest captures: written past the capture, as pytest's live logging does."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def show(epoch: EpochDone) -> None:
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            progress.step(epoch.epoch / epoch.epochs, str(epoch))
+
+    return show
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    """Before the case, outside output capture (which setup is inside of)."""
+    if _PROGRESS in item.config.stash:
+        item.config.stash[_PROGRESS].start(item.config.stash[_INDEX][item.nodeid])
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """No dots: the progress lines say how each case went."""
+    if _PROGRESS not in config.stash:
+        return None
+    if report.when == "call" or report.failed:
+        return ("error" if report.failed and report.when != "call" else report.outcome), "", report.outcome.upper()
+    return "", "", ""
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Any:
     # What is alive before the first case (torch, the plan: some 300k objects) lives all run long:
@@ -87,6 +133,8 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     finally:
         signals.defer()  # the cases are over: a signal now must not cut the record off
         gc.unfreeze()
+        if _PROGRESS in session.config.stash:
+            session.config.stash[_PROGRESS].close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -119,12 +167,23 @@ def bench_policy(pytestconfig: pytest.Config) -> RoundPolicy:
     return pytestconfig.stash[_OPTIONS].policy()
 
 
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-    """Remember each failed case with a one-line reason, for the run record."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each failed case with a one-line reason, for the run record; report its progress."""
+    report = yield
     case = getattr(item, "callspec", None) and item.callspec.params.get("bench_case")
     if case is not None and call.excinfo is not None and call.when in ("setup", "call"):
         error = call.excinfo.value
         item.config.stash[_FAILED].append({"id": case.id, "error": failure_line(error)})
+    if _PROGRESS in item.config.stash and (call.when == "call" or report.failed):
+        median = dict(report.user_properties).get("median_s")
+        if report.failed:
+            failures = item.config.stash[_FAILED]
+            outcome = "FAILED: " + (failures[-1]["error"] if failures else "see above")
+        else:
+            outcome = duration(median) if isinstance(median, float) else report.outcome
+        item.config.stash[_PROGRESS].finish(item.config.stash[_INDEX][item.nodeid], outcome)
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -27,7 +27,13 @@ def fixture_rounds(benchmark: Any) -> Callable[[Callable[[], Any], RoundPlan], t
 
 
 @pytest.mark.benchmark(timer=round_clock)
-def test_workload(benchmark: Any, bench_case: Case, bench_context: RunContext, bench_policy: RoundPolicy) -> None:
+def test_workload(
+    benchmark: Any,
+    bench_case: Case,
+    bench_context: RunContext,
+    bench_policy: RoundPolicy,
+    record_property: Callable[[str, object], None],
+) -> None:
     try:
         result = run_case(bench_case, bench_context, bench_policy, fixture_rounds(benchmark))
     except BaseException:
@@ -37,3 +43,4 @@ def test_workload(benchmark: Any, bench_case: Case, bench_context: RunContext, b
         raise
     benchmark.extra_info.update(result.extra_info())
     benchmark.group = result.family
+    record_property("median_s", result.timing.median_s)  # for the progress line

@@ -1,7 +1,8 @@
 """The tutorial's CIFAR-10 training recipes as one workload: model x data path, epochs with test accuracy.
 
 One timed call is one whole training run (every epoch, each followed by a test pass), restarted
-from the same initial weights and seeds each time, so it reproduces bit for bit on the CPU.
+from the same initial weights and seeds each time, so it reproduces bit for bit on the CPU. After
+each epoch it tells the harness where it is (``ctx.report_epoch``): the run's progress line.
 Per-epoch results, the weight digest and the data's record go into the result's metrics; side
 files (history, TensorBoard events) into the run folder.
 """
@@ -167,6 +168,7 @@ class Training:
             self.history.append(record)
             if writer is not None:
                 log_epoch(writer, self.model, record, self.lr)
+            self.ctx.report_epoch(epoch, self.epochs, accuracy, loss)  # the harness shows it, or nothing
         self.digest = weights_digest(self.model)
         self.peak_memory = (
             torch.cuda.max_memory_allocated(self.ctx.device)
