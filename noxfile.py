@@ -86,7 +86,7 @@ def tests_slow(session: nox.Session) -> None:
     in subprocesses, the long record fuzz."""
     session.run(
         str(Path(FAST_TIER["bin"]) / "python"),
-        *("-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "slow", *session.posargs),
+        *("-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "slow", "--durations=15", *session.posargs),
         env={"PATH": os.pathsep.join([FAST_TIER["bin"], os.environ["PATH"]]), "VIRTUAL_ENV": FAST_TIER["location"]},
         external=True,
     )

@@ -1,20 +1,33 @@
 """Data-parallel jobs on torch's own launcher: torchrun (``torch.distributed.run``).
 
-The harness side (:func:`launch`) starts one job of ``nproc`` processes and waits for it with a
-time limit; the worker side (:func:`join`) puts each process in the job's process group on its
-device (gloo on the CPU, NCCL on CUDA), with the run's seeds and determinism, and a timeout on
-every collective so that a lost peer ends the job instead of hanging it. Rank 0 writes the job's
-result; if any rank fails, torchrun stops the others and the job fails as a whole.
+The harness side keeps a :class:`Pool`: one torchrun launch of ``nproc`` processes that serves
+several jobs in turn (a run's DDP cases of one world size), so torchrun, the interpreters, torch's
+import, the process group and the data set are paid for once, while the pool starts — outside any
+case's timing — and not once a job. The worker side (:func:`serve`) puts each process in the
+job's process group on its device (gloo on the CPU, NCCL on CUDA), with the run's seeds and
+determinism and a timeout on every collective, so that a lost peer ends the job instead of
+hanging it; each job starts from the run's seed, as a fresh launch would. Rank 0 writes each
+job's result; if any rank fails, torchrun stops the others and the job fails as a whole, and the
+next job starts a new pool. Across machines (``BENCH_RDZV_ENDPOINT`` set) every job gets a launch
+of its own, as the nodes' rendezvous is per launch.
 """
 
 from __future__ import annotations
 
+import argparse
+import atexit
+import contextlib
+import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +38,9 @@ import torch.distributed as dist
 
 from bench.context import DataSettings, RunContext, RunSettings
 from bench.errors import EXIT_FAILED, BenchError
+from bench.runs import write_json
 
+POLL_S = 0.02  # how often the harness and rank 0 look for the files they wait on
 COLLECTIVE_TIMEOUT_S = 120  # a peer silent this long is lost: the job fails rather than hangs
 # torchrun's options for jobs across machines, taken from the environment of the launching command
 RENDEZVOUS_ENV = {
@@ -79,30 +94,146 @@ def _failure(output: str, code: int) -> str:
     return f"rank {rank.group(1)} failed ({how})" + (f": {errors[-1]}" if errors else "")
 
 
-def launch(module: str, arguments: list[str], nproc: int, result: Path, timeout_s: float) -> dict[str, Any] | None:
-    """Run the job; rank 0's result (None on a node other than the first, which has no rank 0),
-    or :class:`JobFailed` naming the failed rank (or the timeout)."""
-    command = torchrun_command(module, arguments, nproc)
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    ) as job:
+def _across_machines() -> bool:
+    return bool(os.environ.get("BENCH_RDZV_ENDPOINT"))
+
+
+class Pool:
+    """One torchrun launch serving jobs of ``module`` (which calls :func:`serve`) in turn.
+
+    Jobs and results are files in ``folder``: ``job-N.json`` written by the harness, read by rank
+    0 and broadcast; ``result-N.json`` written by rank 0 (by each other machine's first process, a
+    note that it has no rank 0); ``stop`` ends the pool. torchrun's output goes to ``torchrun.log``,
+    read to say which rank failed and how."""
+
+    def __init__(self, module: str, settings: RunSettings, nproc: int, folder: Path, timeout_s: float = 300) -> None:
+        self.nproc, self.folder, self.jobs = nproc, folder, 0
+        folder.mkdir(parents=True, exist_ok=True)
+        arguments = ["--settings", encode_settings(settings), "--jobs", str(folder), "--owner", str(os.getpid())]
+        with (folder / "torchrun.log").open("w") as log:
+            self.process = subprocess.Popen(
+                torchrun_command(module, arguments, nproc), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self._wait_for(folder / "ready", timeout_s, "start")
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _wait_for(self, path: Path, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not path.exists():
+            if not self.alive:
+                output = (self.folder / "torchrun.log").read_text(errors="replace")
+                raise JobFailed(
+                    f"distributed job of {self.nproc} processes failed: {_failure(output, self.process.returncode)}"
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                raise JobFailed(f"distributed job of {self.nproc} processes did not {what} within {timeout_s:.0f} s")
+            time.sleep(POLL_S)
+
+    def submit(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
+        """Run one job; rank 0's result (None on a machine other than the first, which has no rank 0),
+        or :class:`JobFailed` naming the failed rank (or the time limit), the pool then stopped."""
+        number, self.jobs = self.jobs, self.jobs + 1
+        result = self.folder / f"result-{number}.json"
         try:
-            output, _ = job.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(job.pid, signal.SIGKILL)  # torchrun and every rank it started
-            job.communicate()
-            raise JobFailed(f"distributed job of {nproc} processes did not finish within {timeout_s:.0f} s") from None
+            write_json(self.folder / f"job-{number}.json", request)
+            self._wait_for(result, timeout_s, "finish")
+            return json.loads(result.read_text()).get("result")
         except BaseException:
-            os.killpg(job.pid, signal.SIGKILL)
+            self.kill()
             raise
-    if job.returncode != 0:
-        raise JobFailed(f"distributed job of {nproc} processes failed: {_failure(output, job.returncode)}")
-    if os.environ.get("BENCH_NODE_RANK", "0") != "0":
-        return None
+
+    def kill(self) -> None:
+        """torchrun and every rank it started, at once."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def close(self, grace_s: float = 30) -> None:
+        """Ask the ranks to leave; kill them if they do not within ``grace_s``."""
+        if self.alive:
+            (self.folder / "stop").touch()
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_POOLS: dict[tuple[str, str, int], Pool] = {}
+
+
+def pool(module: str, settings: RunSettings, nproc: int) -> Pool:
+    """The run's pool for jobs of ``module`` on ``nproc`` processes with ``settings``, started here
+    if none is alive (a failed job leaves none); across machines, a new launch for each job."""
+    key = (module, encode_settings(settings), nproc)
+    found = _POOLS.pop(key, None)
+    if found is not None and found.alive and not _across_machines():
+        _POOLS[key] = found
+        return found
+    if found is not None:
+        found.close()
+    _POOLS[key] = Pool(module, settings, nproc, Path(tempfile.mkdtemp(prefix="bench-ddp-")))
+    return _POOLS[key]
+
+
+@atexit.register
+def close_pools() -> None:
+    while _POOLS:
+        _POOLS.popitem()[1].close()
+
+
+def _next_job(folder: Path, number: int, owner: int) -> dict[str, Any] | None:
+    """Rank 0: the next job's request, or None once the pool is to stop (asked, or its owner gone)."""
+    while True:
+        job = folder / f"job-{number}.json"
+        if job.exists():
+            return json.loads(job.read_text())
+        if (folder / "stop").exists() or not _running(owner):
+            return None
+        time.sleep(POLL_S)
+
+
+def _running(pid: int) -> bool:
     try:
-        return json.loads(result.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise JobFailed(f"distributed job finished but rank 0 left no result in {result}: {error}") from None
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def serve(
+    job: Callable[[Rank, Any, dict[str, Any]], dict[str, Any] | None], prepare: Callable[[RunContext], Any]
+) -> None:
+    """What every rank of a :class:`Pool` runs: join the process group, ``prepare`` what all jobs
+    share (the data set), then run each job the harness asks for — seeded afresh — until told to stop."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--settings", required=True)
+    parser.add_argument("--jobs", type=Path, required=True)
+    parser.add_argument("--owner", type=int, required=True)
+    args = parser.parse_args()
+    rank = join(decode_settings(args.settings))
+    shared = prepare(rank.context)
+    # waits between jobs last as long as the cases between them: not bounded by the collective timeout
+    control = dist.new_group(backend="gloo", timeout=timedelta(days=7))
+    dist.barrier()
+    if rank.local_rank == 0:
+        (args.jobs / "ready").touch()
+    for number in itertools.count():
+        request = [_next_job(args.jobs, number, args.owner) if rank.leader else None]
+        dist.broadcast_object_list(request, src=0, group=control)
+        if request[0] is None:
+            break
+        rank.context.seed_everything()
+        outcome = job(rank, shared, request[0])
+        if rank.local_rank == 0:
+            write_json(args.jobs / f"result-{number}.json", {"result": outcome if rank.leader else None})
+    leave()
 
 
 @dataclass(frozen=True)

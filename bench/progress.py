@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from typing import Protocol, TextIO
 
 FINISHED = "ran in"  # in the last line (`bench: 3 of 3 cases ran in 0:42`): a run's record is written next
@@ -103,3 +104,19 @@ class Progress:
             self.out.rewrite("")  # back to the line's start: pytest's erase leaves the cursor at its end
         elapsed = clock(time.monotonic() - self.started)
         self.out.write_line(f"bench: {self.done} of {len(self.labels)} {self.unit} {FINISHED} {elapsed}")
+
+
+def run_steps(steps: Sequence[tuple[str, Callable[[], str]]], out: Terminal | None, unit: str = "steps") -> None:
+    """Each ``(label, work)`` in turn, with progress on ``out`` (none where it is None); ``work``
+    returns what it made, the step's outcome in a pipe."""
+    progress = Progress([label for label, _ in steps], out, unit=unit) if out else None
+    try:
+        for index, (_, work) in enumerate(steps):
+            if progress:
+                progress.start(index)
+            outcome = work()
+            if progress:
+                progress.finish(index, outcome)
+    finally:
+        if progress:
+            progress.close()

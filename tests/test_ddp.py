@@ -1,15 +1,16 @@
 """Data-parallel training on the CPU: 2 processes over gloo, started by torchrun, on a tiny subset.
 
-Each test runs real torchrun jobs (a few seconds each). What they show: the ranks end with
-identical weights; DDP with the same global batch and seed matches a single process within a
-stated tolerance; a rank that dies fails the whole job with one line, and fast (no hang).
+Each test runs real torchrun jobs (a few seconds each). What they show: one launch serves
+several jobs, each seeded afresh; the ranks end with identical weights; DDP with the same global
+batch and seed matches a single process within a stated tolerance; a rank that dies fails the
+whole job with one line, and fast (no hang).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from processes import run_python
 
 from bench import distributed
 from bench.context import DataSettings, RunSettings
-from workloads.cifar.ddp import job_metrics
+from workloads.cifar.ddp import RANK_MODULE, job_metrics, job_result
 
 pytestmark = pytest.mark.slow  # each test runs the suite, torchrun or nox in subprocesses
 
@@ -34,19 +35,40 @@ TOLERANCE = 1e-5
 def run_job(
     tmp_path: Path, world: int, batch: int, path: str = "tensor", model: str = "lenet5", timeout: float = 120
 ) -> tuple[dict, Path]:
-    result, weights = tmp_path / f"result-{world}.json", tmp_path / f"weights-{world}.pt"
+    """One job in a pool of its own, as across machines; the pool closed after it."""
+    weights = tmp_path / f"weights-{world}.pt"
     params = {**RECIPE, "batch": batch, "path": path, "model": model}
-    arguments = [
-        "--settings",
-        distributed.encode_settings(SETTINGS),
-        "--params",
-        json.dumps(params),
-        "--result",
-        str(result),
-        "--save-weights",
-        str(weights),
-    ]
-    return distributed.launch("workloads.cifar.ddp_rank", arguments, world, result, timeout), weights
+    jobs = distributed.Pool(RANK_MODULE, SETTINGS, world, tmp_path / f"pool-{world}")
+    try:
+        return jobs.submit({"params": params, "save_weights": str(weights)}, timeout), weights
+    finally:
+        jobs.close()
+
+
+def test_one_launch_serves_several_jobs_each_seeded_afresh(tmp_path: Path) -> None:
+    """Two jobs in one pool compute the same (each starts from the run's seed, as a fresh launch
+    would); closing the pool ends its processes and removes its folder."""
+    jobs = distributed.Pool(RANK_MODULE, SETTINGS, 2, tmp_path / "pool")
+    request = {"params": {**RECIPE, "batch": 32, "path": "tensor", "model": "lenet5"}}
+    try:
+        first = jobs.submit(request, 120)
+        second = jobs.submit(request, 120)
+        assert jobs.alive and _rank_processes(0, tmp_path) and _rank_processes(1, tmp_path)
+    finally:
+        jobs.close()
+    assert first and second and job_result(first) == job_result(second)
+    assert not jobs.alive and not (tmp_path / "pool").exists()
+    assert _rank_processes(0, tmp_path) == [] and _rank_processes(1, tmp_path) == []
+
+
+def test_rank_zero_stops_waiting_once_the_pool_is_told_or_its_owner_is_gone(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert distributed._next_job(tmp_path, 0, owner=gone.pid) is None
+    (tmp_path / "stop").touch()
+    assert distributed._next_job(tmp_path, 0, owner=os.getpid()) is None
+    (tmp_path / "job-0.json").write_text('{"params": {}}')
+    assert distributed._next_job(tmp_path, 0, owner=os.getpid()) == {"params": {}}
 
 
 @pytest.mark.parametrize(("model", "path"), [("lenet5", "tensor"), ("lenet5", "seed"), ("resnet18", "tensor")])

@@ -15,6 +15,7 @@ from typing import Any
 from bench import runs
 from bench.arguments import at_least, positive_int
 from bench.commands.base import Command, add_run_options, add_threshold_options, selector
+from bench.console import show
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from bench.progress import Stream
 
@@ -145,7 +146,7 @@ class Ab(Command):
         judge(outcome, thresholds)
         run_dir = runs.new_run_dir(Path(args.out), f"ab-{options.settings.device.split(':')[0]}-{options.size}")
         record = read(write(run_dir, outcome, plan, thresholds))
-        print(render(record))
+        show(render(record))
         spent = time.perf_counter() - STARTED
         rest = spent - sum(outcome.seconds.values())
         parts = [f"{name} {seconds:.0f} s" for name, seconds in outcome.seconds.items()]

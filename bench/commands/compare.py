@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import runs
 from bench.commands.base import Command, add_threshold_options
+from bench.console import show
 from bench.errors import EXIT_FAILED, EXIT_OK, file_errors
 
 
@@ -40,5 +41,5 @@ class Compare(Command):
         if args.out:
             with file_errors(f"cannot write {args.out}"):
                 runs.write_atomic(args.out, table)
-        print(table, end="")
+        show(table.rstrip("\n"))
         return EXIT_FAILED if result.regressed else EXIT_OK

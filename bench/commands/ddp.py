@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.arguments import positive_int
 from bench.commands.base import EPILOG, Command, add_run_options
 from bench.commands.run import run_suite
+from bench.console import show
 from bench.runs import BENCHMARK_JSON
 
 
@@ -36,7 +37,7 @@ class Ddp(Command):
         args.bench_param = [*args.bench_param, f"nproc={args.nproc_per_node}"]
         code, run_dir = run_suite(args, extra)
         if (run_dir / BENCHMARK_JSON).exists():
-            print(scaling_table(run_dir), flush=True)
+            show(scaling_table(run_dir))
         return code
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench import runs
 from bench.commands.base import Command, results_path
 from bench.errors import EXIT_OK
+from bench.progress import Stream
 
 
 class Report(Command):
@@ -31,5 +33,6 @@ class Report(Command):
     def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
         from bench.report import build  # noqa: PLC0415 - pandas and matplotlib load slowly
 
-        print(f"bench: report in {build(args.runs, args.out, args.skip_bad, args.history)}")
+        made = build(args.runs, args.out, args.skip_bad, args.history, terminal=Stream(sys.stdout))
+        print(f"bench: report in {made}")
         return EXIT_OK

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.arguments import positive_int
 from bench.bands import DEFAULT_BANDS
 from bench.commands.base import Command, add_runs_out
+from bench.console import show
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 
@@ -63,7 +64,7 @@ class Reproduce(Command):
         if code == EXIT_INTERRUPTED:
             return code
         verdicts = judge(RunRecord.from_json(run_dir), bands)
-        print(table(verdicts))
+        show(table(verdicts))
         if code != EXIT_OK:
             return code
         return EXIT_OK if verdicts and all(v.passed for v in verdicts) else EXIT_FAILED

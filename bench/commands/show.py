@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.commands.base import Command
+from bench.console import show
 from bench.errors import EXIT_OK
 
 
@@ -25,7 +26,7 @@ class Show(Command):
         from bench.summary import render  # noqa: PLC0415
 
         if store.is_head_to_head(args.run_dir):
-            print(store.render(store.read(args.run_dir), full=args.full))
+            show(store.render(store.read(args.run_dir), full=args.full))
         else:
-            print(render(RunRecord.from_json(args.run_dir), brief=args.brief, full=args.full))
+            show(render(RunRecord.from_json(args.run_dir), brief=args.brief, full=args.full))
         return EXIT_OK

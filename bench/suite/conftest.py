@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench import envinfo, signals
+from bench import distributed, envinfo, signals
 from bench.context import EpochDone, RunContext
 from bench.errors import BenchError
 from bench.labels import Described, short_labels
@@ -138,6 +138,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    distributed.close_pools()  # the data-parallel jobs' launches end with the run
     context = config.stash.get(_CONTEXT, None)
     if context is not None:
         context.close()

@@ -4,17 +4,14 @@ One case is one job of ``world`` processes (``ranks=one``: a single process, ``r
 ``nproc``), each training on its DistributedSampler share of every epoch with the recipe's batch
 (so the global batch is batch x world). Run side by side, the two give the scaling efficiency:
 images/s at N / (N x images/s at 1). :func:`worker` is what every rank runs (torchrun starts
-``python -m workloads.cifar.ddp_rank``).
+``python -m workloads.cifar.ddp_rank``): one launch serves the run's jobs of one world size
+(bench/distributed.py), each timed from its request to its result.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import time
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,13 +19,14 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from bench.api import Prepared, RunContext, Work, distributed, workload, write_json
+from bench.api import Prepared, RunContext, Work, distributed, workload
 from workloads.cifar import data as cifar_data
 from workloads.cifar.loaders import PATHS
 from workloads.cifar.train import Training, preflight, weights_digest
 
 RECIPE = {"epochs": 1, "batch": 64, "lr": 0.001, "target_accuracy": 0.0, "nproc": 2}
 PROBE_STEPS = 5  # training steps timed with and without gradient all-reduce
+RANK_MODULE = "workloads.cifar.ddp_rank"
 SECONDS_PER_IMAGE = 0.01  # a generous bound of one image's training step on a slow CPU: the job's time limit
 
 
@@ -63,24 +61,12 @@ def exposed_communication(training: Training, steps: int = PROBE_STEPS) -> dict[
     }
 
 
-def worker(argv: Sequence[str] | None = None) -> None:
-    """One rank: train, probe communication, check the ranks agree; rank 0 writes the result."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--settings", required=True)
-    parser.add_argument("--params", required=True)
-    parser.add_argument("--result", type=Path, required=True)
-    parser.add_argument("--save-weights", type=Path, help="rank 0 also saves the trained state dict here")
-    args = parser.parse_args(argv)
-    params = json.loads(args.params)
-    rank = distributed.join(distributed.decode_settings(args.settings))
-    ctx = rank.context
-    ctx.seed_everything()  # the same initial weights on every rank, and as a single-process run has
-    data = cifar_data.subset(
-        cifar_data.load(ctx.settings.data), params["train_images"], params["test_images"], ctx.settings.seed
-    )
+def job(rank: distributed.Rank, data: cifar_data.CifarData, request: dict[str, Any]) -> dict[str, Any] | None:
+    """One job on one rank: train, probe communication, check the ranks agree; rank 0's result."""
+    params, ctx = request["params"], rank.context
     training = Training(
         ctx,
-        data,
+        cifar_data.subset(data, params["train_images"], params["test_images"], ctx.settings.seed),
         params["model"],
         params["path"],
         params["epochs"],
@@ -105,11 +91,16 @@ def worker(argv: Sequence[str] | None = None) -> None:
             "probe": probe,
         }
     )
-    if rank.leader:
-        write_json(args.result, {"summary": summary, "computed": training.computed(), "ranks": ranks})
-        if args.save_weights:
-            torch.save(training.model.state_dict(), args.save_weights)
-    distributed.leave()
+    if not rank.leader:
+        return None
+    if request.get("save_weights"):
+        torch.save(training.model.state_dict(), request["save_weights"])
+    return {"summary": summary, "computed": training.computed(), "ranks": ranks}
+
+
+def worker() -> None:
+    """What torchrun starts on every rank: the data set loaded once, then the jobs asked for."""
+    distributed.serve(job, prepare=lambda ctx: cifar_data.load(ctx.settings.data))
 
 
 def job_metrics(outcome: dict[str, Any], batch: int, nproc: int) -> dict[str, Any]:
@@ -187,21 +178,13 @@ def cifar_ddp(
         "model": model,
         "path": path,
     }
-    result = ctx.scratch / f"ddp-{model}-{path}-{world}.json"
-    arguments = [
-        "--settings",
-        distributed.encode_settings(ctx.settings),
-        "--params",
-        json.dumps(params),
-        "--result",
-        str(result),
-    ]
     limit = 300 + epochs * train_images * SECONDS_PER_IMAGE * (4 if model == "resnet18" else 1)
+    jobs = distributed.pool(RANK_MODULE, ctx.settings, world)  # started here, before the case is timed
     outcome: dict[str, Any] = {}
 
     def call() -> None:
-        result.unlink(missing_ok=True)
-        outcome.update(distributed.launch("workloads.cifar.ddp_rank", arguments, world, result, limit) or {})
+        outcome.clear()
+        outcome.update(jobs.submit({"params": params}, limit) or {})
 
     metrics = lambda: job_metrics(outcome, batch, nproc)  # noqa: E731
     return Prepared(call, metrics, work=Work(items=float(epochs * train_images)), result=lambda _: job_result(outcome))
