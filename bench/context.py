@@ -7,6 +7,7 @@ workload code runs on any device, with or without a progress display.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from bench.errors import DeviceUnavailable, UsageError
+from bench.modes import Mode, float32_math, set_float32_math
 
 DETERMINISM_MODES = ("strict", "warn", "off")
 """``strict``: nondeterministic ops raise; ``warn``: they warn (default);
@@ -109,6 +111,7 @@ class RunContext:
         self._scratch: Path | None = None
         # the harness's progress display, set where one is shown (bench run, reproduce); None: nobody listens
         self.on_epoch: Callable[[EpochDone], None] | None = None
+        self.mode = Mode()  # the current case's execution mode, set by the harness around the case
 
     # -- set up -----------------------------------------------------------------
     def apply(self) -> None:
@@ -125,6 +128,8 @@ class RunContext:
         torch.use_deterministic_algorithms(deterministic, warn_only=mode == "warn")
         torch.backends.cudnn.deterministic = deterministic
         torch.backends.cudnn.benchmark = not deterministic
+        # fp32 means fp32: cuDNN's convolutions default to TF32 on CUDA; a case asks for tf32 by its mode
+        set_float32_math("ieee")
         self.seed_everything()
 
     def seed_everything(self, offset: int = 0) -> None:
@@ -148,9 +153,7 @@ class RunContext:
             # on with deterministic algorithms: torch.empty's memory is filled (NaN for floats)
             "fill_uninitialized_memory": torch.utils.deterministic.fill_uninitialized_memory,
             "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
-            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "cudnn_tf32": torch.backends.cudnn.allow_tf32,
-            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "float32_math": float32_math(),  # "ieee": fp32 (each case's own is in its execution section)
             "threads": torch.get_num_threads(),
             "interop_threads": torch.get_num_interop_threads(),
             "data": dataclasses.asdict(self.settings.data),
@@ -159,10 +162,28 @@ class RunContext:
 
     # -- helpers for workloads ----------------------------------------------------
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.randn(shape, device=self.device, dtype=dtype)
+        """Normal random numbers on the device, in the case's memory format (4-D: channels last where asked)."""
+        return self.mode.laid_out(torch.randn(shape, device=self.device, dtype=dtype))
 
     def rand(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.rand(shape, device=self.device, dtype=dtype)
+        return self.mode.laid_out(torch.rand(shape, device=self.device, dtype=dtype))
+
+    def module(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` as the case's mode runs it: in its memory format, compiled where asked. A
+        workload that takes execution modes passes its modules through here."""
+        return self.mode.module(module)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Where a workload runs its forward pass: autocast for the amp precisions, else nothing."""
+        return self.mode.autocast(self.device)
+
+    def laid_out(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A tensor the workload did not make with :meth:`randn` (a data batch) in the case's memory format."""
+        return self.mode.laid_out(tensor)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """A training step's loss scaler: active under amp-fp16 (fp16 gradients underflow), a no-op otherwise."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.mode.precision == "amp-fp16")
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bench.modes import AXES, REFERENCE
+
 DTYPE_SHORT = {"float32": "fp32", "float64": "fp64", "bfloat16": "bf16", "float16": "fp16"}
 # values too generic to stand alone: "ranks=all" says what "all" does not
 GENERIC = frozenset({"all", "one", "none", "true", "false", "yes", "no", "on", "off", "auto", "default"})
@@ -58,6 +60,11 @@ def labels_by_id(case_ids: Sequence[str]) -> dict[str, str]:
     return dict(zip(unique, short_labels([from_id(case_id, {}) for case_id in unique]), strict=True))
 
 
+def axis_label(axis: str, value: Any) -> str:
+    """An execution mode's value as a label shows it: ``eager``, ``compiled``, ``amp-bf16``, ``channels_last``."""
+    return {"off": "eager", "default": "compiled"}.get(str(value), str(value)) if axis == "compile" else str(value)
+
+
 def _shown(name: str, value: Any, variant: bool) -> str:
     if variant and isinstance(value, str) and value and value.lower() not in GENERIC:
         return value
@@ -76,11 +83,20 @@ def short_labels(cases: Sequence[Labelled]) -> list[str]:
     dtype_varies: dict[str, bool] = {}
     for workload, group in groups.items():
         names = list(dict.fromkeys(name for case in group for name in case.params))  # declared order
-        varying[workload] = [name for name in names if len({str(case.params.get(name)) for case in group}) > 1]
+        names = [name for name in names if name not in AXES] + [axis for axis in AXES if axis in names]
+        # an execution-mode axis a case leaves out is at its reference (bench/modes.py)
+        varying[workload] = [
+            name for name in names if len({str(case.params.get(name, REFERENCE.get(name))) for case in group}) > 1
+        ]
         dtype_varies[workload] = len({case.dtype for case in group}) > 1
     labels = []
     for case in cases:
-        parts = [_shown(name, case.params.get(name), name in case.variants) for name in varying[case.workload]]
+        parts = [
+            axis_label(name, case.params.get(name, REFERENCE[name]))
+            if name in AXES
+            else _shown(name, case.params.get(name), name in case.variants)
+            for name in varying[case.workload]
+        ]
         if dtype_varies[case.workload]:
             parts.append(DTYPE_SHORT.get(case.dtype or "?", case.dtype or "?"))
         labels.append(f"{case.workload}[{', '.join(parts)}]" if parts else case.workload)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.arguments import parse_number
 from bench.context import DATA_SOURCES, DETERMINISM_MODES, DataSettings, RunSettings
 from bench.errors import UsageError
+from bench.modes import AXES, REFERENCE
 from bench.registry import DISTRIBUTED, KNOWN_SIZES, Case, Workload, plan, select, sources
 from bench.timing import RoundPolicy
 
@@ -54,6 +55,21 @@ OPTIONS = (
     Option("tag", "run workloads with this tag (repeatable)", _many("TAG")),
     Option("dtype", "run only this dtype (repeatable)", _many("DTYPE")),
     Option("param", "override a parameter in every case that has it, e.g. n=4096 (repeatable)", _many("KEY=VALUE")),
+    Option(
+        "compile",
+        f"torch.compile modes, comma-separated: {', '.join(AXES['compile'])} (default: off)",
+        {"default": "off"},
+    ),
+    Option(
+        "precision",
+        f"float math, comma-separated: {', '.join(AXES['precision'])} (default: fp32, TF32 off)",
+        {"default": "fp32"},
+    ),
+    Option(
+        "memory-format",
+        f"layout of 4-D tensors, comma-separated: {', '.join(AXES['memory_format'])} (default: contiguous)",
+        {"default": "contiguous"},
+    ),
     Option("seed", "seed for python, numpy and torch (default: 0)", {"default": "0"}),
     Option("determinism", f"{', '.join(DETERMINISM_MODES)} (default: warn)", {"default": "warn"}),
     Option("threads", "torch intra-op threads (default: torch's choice)", {"default": None}),
@@ -127,6 +143,17 @@ def _parse_value(key: str, text: str, current: Any) -> Any:
     return text
 
 
+def _axis_values(axis: str, text: str) -> tuple[str, ...]:
+    """``--compile off,default`` and the like: known values, each once, in the axis's own order."""
+    given = [value.strip() for value in text.split(",")]
+    known = AXES[axis]
+    for value in given:
+        if value not in known:
+            option = axis.replace("_", "-")
+            raise UsageError(f"--{option}: unknown value {value!r} (use {', '.join(known)}, comma-separated)")
+    return tuple(value for value in known if value in given)
+
+
 def override(cases: Sequence[Case], assignments: Sequence[str]) -> list[Case]:
     """Apply ``KEY=VALUE`` overrides to the cases that have KEY; duplicates collapse."""
     pairs = []
@@ -164,6 +191,7 @@ class SuiteOptions:
     params: tuple[str, ...]
     max_time: float | None
     case_timeout: float | None
+    modes: dict[str, tuple[str, ...]] = field(hash=False)  # execution-mode values by axis (bench/modes.py)
 
     @classmethod
     def parse(cls, ns: Any) -> SuiteOptions:
@@ -193,6 +221,11 @@ class SuiteOptions:
             params=tuple(ns.bench_param),
             max_time=_option_number("max-time", ns.bench_max_time, float, 0.0),
             case_timeout=_option_number("case-timeout", ns.bench_case_timeout, float, 0.001),
+            modes={
+                "compile": _axis_values("compile", ns.bench_compile),
+                "precision": _axis_values("precision", ns.bench_precision),
+                "memory_format": _axis_values("memory_format", ns.bench_memory_format),
+            },
         )
 
     @property
@@ -201,8 +234,36 @@ class SuiteOptions:
 
     def cases(self) -> list[Case]:
         """The selected cases; with ``--workloads`` and no other selection, the targets' workloads only;
-        with ``--quick``, the distributed jobs only where named (see :meth:`left_out`)."""
-        return [case for case in self._planned() if not (self.quick and self.unnamed_job(case.workload))]
+        with ``--quick``, the distributed jobs only where named (see :meth:`left_out`); none in a mode
+        its device or dtype cannot run (see :meth:`skipped`)."""
+        planned = self._planned()
+        chosen = [case for case in planned if not (self.quick and self.unnamed_job(case.workload))]
+        runnable = [case for case in chosen if not self._unsupported(case)]
+        if chosen and not runnable:
+            raise UsageError(f"nothing to run: no selected case's mode can run here ({self._unsupported(chosen[0])})")
+        return runnable
+
+    def _unsupported(self, case: Case) -> str | None:
+        return case.mode.unsupported(self.device_type, case.dtype)
+
+    def skipped(self) -> list[dict[str, str]]:
+        """The cases left out because their execution mode cannot run here, each with the reason."""
+        return [
+            {"id": case.id, "reason": reason}
+            for case in self._planned()
+            if (reason := self._unsupported(case)) is not None
+        ]
+
+    def modes_not_taken(self) -> list[str]:
+        """The selected workloads that run only in the reference mode although other modes were asked
+        for, with the axes they do not take (``mm: compile``)."""
+        asked = [axis for axis, values in self.modes.items() if values != (REFERENCE[axis],)]
+        chosen = {case.workload.name: case.workload for case in self._planned()}.values()
+        return [
+            f"{w.name}: {', '.join(axis for axis in asked if axis not in w.modes)}"
+            for w in chosen
+            if any(axis not in w.modes for axis in asked)
+        ]
 
     def left_out(self) -> list[Case]:
         """The distributed jobs ``--quick`` leaves out: each launches torchrun and its interpreters, 15-45 s
@@ -216,7 +277,7 @@ class SuiteOptions:
 
     def _planned(self) -> list[Case]:
         chosen = select(self.workloads, self.families, self.tags, self.targets)
-        return override(plan(chosen, self.size, self.device_type, self.dtypes), self.params)
+        return override(plan(chosen, self.size, self.device_type, self.dtypes, self.modes), self.params)
 
     def sources(self) -> list[dict[str, Any]]:
         """Where the run's workloads came from, for the record."""
@@ -249,4 +310,6 @@ class SuiteOptions:
             "dtypes": list(self.dtypes),
             "params": list(self.params),
             "policy": self.policy().__dict__,
+            "modes": {axis: list(values) for axis, values in self.modes.items()},
+            "skipped": self.skipped(),
         }

@@ -153,6 +153,7 @@ _CONTAINER = {"in_container": BOOLEAN, "image": NAME, "flavor": NAME, "image_id"
 _COMMIT = {"id": NAME, "time": NAME, "dirty": BOOLEAN, "branch": NAME}
 _CONTEXT = {"device": NAME, "device_type": NAME, "seed": COUNT, "determinism": NAME, "threads": COUNT}
 _FAILURE = {"id": NAME, "error": TEXT}
+_SKIPPED = {"id": NAME, "reason": TEXT}
 _ENTRY = {"fullname": NAME, "group": NAME, "params": OBJECT, "options": OBJECT}
 _STATS = {"data": DURATIONS, "median": SECONDS, "iqr": SECONDS, "rounds": COUNT}
 _PLAN = {"iterations": COUNT, "rounds": COUNT, "warmup_rounds": COUNT}
@@ -177,6 +178,16 @@ _TRAINED = ("final_test_accuracy", "model", "path", "data_label", "images_per_s"
 _EPOCH = {"epoch": COUNT, "train_loss": NUMBER, "test_accuracy": FRACTION}
 _GPU_TELEMETRY = {"util_mean": SECONDS, "power_mean_w": SECONDS, "energy_j": FINITE, "throttled": BOOLEAN}
 _WORK = {"items": SECONDS, "flops": SECONDS, "bytes": SECONDS}
+_EXECUTION = {
+    "compile": NAME,
+    "precision": NAME,
+    "memory_format": NAME,
+    "first_call_s": SECONDS,
+    "graphs": COUNT,
+    "recompiles": COUNT,
+    "numerics": OBJECT,
+}
+_NUMERICS = {"checked": BOOLEAN, "max_error": SECONDS, "tolerance": SECONDS, "within": BOOLEAN}
 
 
 # -- schema versions --------------------------------------------------------------------------------
@@ -298,6 +309,9 @@ class CaseResult:
     metrics: dict[str, Any] | None = None
     telemetry: dict[str, Any] | None = None
     cuda_max_memory_allocated: int | None = None
+    # how it ran: execution mode (compile, precision, memory_format), float32 math switches, first
+    # call's seconds, graphs compiled, numerics against the reference mode (bench/modes.py)
+    execution: dict[str, Any] | None = None
     # pytest-benchmark's own fields of the entry (name, fullname, group, param, params, options),
     # kept as read so that a record written back is the same record
     entry: dict[str, Any] = field(default_factory=dict)
@@ -326,6 +340,8 @@ class CaseResult:
         for epoch in metrics.children("epochs"):
             epoch.check(_EPOCH, required=True)  # the training curves draw all three
         info.child("telemetry").child("gpu").check(_GPU_TELEMETRY)
+        execution = info.section("execution", _EXECUTION)
+        info.child("execution").child("numerics").check(_NUMERICS)
         return cls(
             id=case_id,
             workload=info.get("workload", NAME) or name or "?",
@@ -350,6 +366,7 @@ class CaseResult:
             metrics=info.get("metrics", OBJECT),
             telemetry=info.get("telemetry", OBJECT),
             cuda_max_memory_allocated=info.get("cuda_max_memory_allocated", COUNT),
+            execution=execution,
             entry={k: v for k, v in entry.items() if k not in ("stats", "extra_info")},
         )
 
@@ -382,6 +399,7 @@ class CaseResult:
             "metrics": self.metrics,
             "cuda_max_memory_allocated": self.cuda_max_memory_allocated,
             "telemetry": self.telemetry,
+            "execution": self.execution,
         }
         return info | {key: value for key, value in optional.items() if value is not None}
 
@@ -475,6 +493,8 @@ class RunRecord:
         bench = top.child("bench")
         for failure in bench.children("failed"):
             failure.check(_FAILURE, required=True)
+        for skipped in bench.child("selection").children("skipped"):  # modes that could not run (summary)
+            skipped.check(_SKIPPED, required=True)
         return cls(
             cases=[CaseResult.from_dict(entry, where, index) for index, entry in enumerate(data["benchmarks"])],
             machine_info=data["machine_info"],

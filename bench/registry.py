@@ -27,6 +27,7 @@ import torch
 
 from bench import plugins
 from bench.errors import UsageError
+from bench.modes import AXES, REFERENCE, Mode
 from bench.record import Work
 
 REQUIRED_SIZES = ("smoke", "full")
@@ -81,20 +82,27 @@ class Workload:
     timed_once: bool = False
     preflight: Callable[[Any], dict[str, Any]] | None = None
     source: str = ""  # the module that declared it (bench.plugins), for error messages and records
+    modes: tuple[str, ...] = ()  # the execution-mode axes it takes (bench/modes.py)
 
     @property
     def devices(self) -> tuple[str, ...]:
         return tuple(self.dtypes)
 
-    def cases(self, size: str, device_type: str) -> list[Case]:
-        """Every case of this workload at ``size`` on ``device_type``."""
+    def cases(self, size: str, device_type: str, modes: Mapping[str, Sequence[str]] | None = None) -> list[Case]:
+        """Every case of this workload at ``size`` on ``device_type``, in each of the run's execution
+        ``modes`` it takes (by axis; an axis not given, or not taken, stays at its reference)."""
         keys = list(self.variants)
+        axes = [axis for axis in AXES if axis in self.modes]
+        # in the axis's own order, so that a mode's reference case comes before it
+        values = [[v for v in AXES[axis] if v in ((modes or {}).get(axis) or [REFERENCE[axis]])] for axis in axes]
         cases = []
         for base in self.sizes.get(size, ()):
-            for values in itertools.product(*(self.variants[k] for k in keys)):
-                params = {**base, **dict(zip(keys, values, strict=True))}
+            for variant in itertools.product(*(self.variants[k] for k in keys)):
+                params = {**base, **dict(zip(keys, variant, strict=True))}
                 for dtype in self.dtypes.get(device_type, ()):
-                    cases.append(Case(self, size, params, dtype))
+                    for chosen in itertools.product(*values):
+                        mode = Mode(**dict(zip(axes, chosen, strict=True)))
+                        cases.append(Case(self, size, {**params, **mode.params()}, dtype))
         return cases
 
 
@@ -112,8 +120,18 @@ class Case:
         parts = [self.workload.name, *(f"{k}={v}" for k, v in self.params.items()), self.dtype]
         return "/".join(parts)
 
+    @property
+    def mode(self) -> Mode:
+        return Mode.of(self.params)
+
+    @property
+    def reference(self) -> Case:
+        """The same case in the reference mode (eager, fp32, contiguous): what a mode's result is checked against."""
+        params = {k: v for k, v in self.params.items() if k not in AXES}
+        return Case(self.workload, self.size, params, self.dtype)
+
     def work(self) -> Work:
-        args = {**self.params, "itemsize": DTYPES[self.dtype].itemsize}
+        args = {**{k: v for k, v in self.params.items() if k not in AXES}, "itemsize": DTYPES[self.dtype].itemsize}
         w = self.workload
 
         def count(fn: WorkCount | None) -> float | None:
@@ -123,7 +141,9 @@ class Case:
         return Work(items=float(w.items(**args)), flops=count(w.flops), bytes=count(w.bytes))
 
     def prepare(self, ctx: Any) -> Prepared:
-        made = self.workload.prepare(ctx, dtype=DTYPES[self.dtype], **self.params)
+        """The workload's preparation, given its parameters (the mode's are the harness's: ``ctx.mode``)."""
+        params = {k: v for k, v in self.params.items() if k not in AXES}
+        made = self.workload.prepare(ctx, dtype=DTYPES[self.dtype], **params)
         return made if isinstance(made, Prepared) else Prepared(made)
 
 
@@ -147,13 +167,17 @@ def workload(
     bytes: WorkCount | None = None,  # noqa: A002 - the natural name for a byte count
     timed_once: bool = False,
     preflight: Callable[[Any], dict[str, Any]] | None = None,
+    modes: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a workload; the function's name is the workload's name.
 
     ``timed_once``: one call is a whole run (training), timed once, not calibrated
     into rounds.  ``preflight(settings)``: checks what the workload needs from
     outside (a data set) before a run writes anything, and returns its record,
-    which goes with every result of the workload.
+    which goes with every result of the workload.  ``modes``: the execution-mode axes
+    (``compile``, ``precision``, ``memory_format``) the workload takes: the harness applies them
+    through ``ctx.mode`` (its modules through ``ctx.module``, inputs made by ``ctx.randn``, forward
+    passes under ``ctx.autocast()``).
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -173,6 +197,8 @@ def workload(
         bad = {t for ts in per_device.values() for t in ts} - set(DTYPES)
         if bad:
             raise DeclarationError(f"workload {name!r}: unknown dtypes {sorted(bad)}")
+        if set(modes) - set(AXES):
+            raise DeclarationError(f"workload {name!r}: unknown mode axes {sorted(set(modes) - set(AXES))}")
         doc = (fn.__doc__ or "").strip().splitlines()
         REGISTRY[name] = Workload(
             name=name,
@@ -189,6 +215,7 @@ def workload(
             timed_once=timed_once,
             preflight=preflight,
             source=fn.__module__,
+            modes=tuple(modes),
         )
         return fn
 
@@ -251,8 +278,10 @@ def plan(
     size: str,
     device_type: str,
     dtypes: Sequence[str] = (),
+    modes: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Case]:
-    """The cases to run; refuses a plan that would run nothing and say why."""
+    """The cases to run, in each execution mode of ``modes`` (by axis) their workloads take; refuses a
+    plan that would run nothing and says why."""
     _check_known("size", [size], KNOWN_SIZES)
     _check_known("device", [device_type], DEVICE_TYPES)
     _check_known("dtype", dtypes, DTYPES)
@@ -264,7 +293,7 @@ def plan(
     sized = [w for w in on_device if size in w.sizes]
     if not sized:
         raise UsageError(f"none of the selected workloads has a {size!r} size")
-    cases = [c for w in sized for c in w.cases(size, device_type) if not dtypes or c.dtype in dtypes]
+    cases = [c for w in sized for c in w.cases(size, device_type, modes) if not dtypes or c.dtype in dtypes]
     if not cases:
         offered = sorted({t for w in sized for t in w.dtypes[device_type]})
         raise UsageError(

@@ -12,8 +12,9 @@ import base64
 import html
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,14 @@ import pandas as pd
 from bench.ab import plot as ab_plot
 from bench.ab import store as ab_store
 from bench.errors import BenchError, UsageError
-from bench.labels import from_id, short_labels
+from bench.labels import axis_label, from_id, short_labels
+from bench.modes import AXES, Mode
 from bench.plotting import file_name, literal_text, log_scale
+from bench.progress import Terminal, run_steps
 from bench.record import FINITE, NAME, CaseResult, RunRecord
 from bench.runs import read_json, staged_folder, write_atomic
 from bench.stats import ratio_interval
+from bench.summary import duration
 
 NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
 SPEEDUP_CONFIDENCE = 0.95
@@ -131,6 +135,24 @@ def _row(path: Path, record: RunRecord, case: CaseResult, label: str) -> dict[st
         "gpu_energy_j": gpu.get("energy_j"),
         "throttled": gpu.get("throttled"),
         "samples": timing.samples,
+        **_execution(case),
+    }
+
+
+def _execution(case: CaseResult) -> dict[str, Any]:
+    """A result's execution mode as table columns: ``mode_label`` is empty in the reference mode, and
+    ``reference_params`` names the reference case it is compared with."""
+    execution = case.execution or {}
+    numerics = execution.get("numerics") or {}
+    mode = Mode.of(case.params)
+    return {
+        "mode_label": ", ".join(axis_label(axis, value) for axis, value in mode.params().items()),
+        "reference_params": json.dumps({k: v for k, v in case.params.items() if k not in AXES}, sort_keys=True),
+        "first_call_s": execution.get("first_call_s"),
+        "recompiles": execution.get("recompiles"),
+        "max_error": numerics.get("max_error"),
+        "tolerance": numerics.get("tolerance"),
+        "drifted": numerics.get("within") is False,
     }
 
 
@@ -144,35 +166,54 @@ def tidy(collection: Collection) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def speedups(table: pd.DataFrame) -> pd.DataFrame:
-    """CPU median / GPU median per case found on both, with a bootstrap confidence interval."""
-    keys = ["workload", "params", "dtype"]
-    cpu = table[table.device_type == "cpu"].drop_duplicates(keys, keep="last")
-    gpu = table[table.device_type == "cuda"].drop_duplicates(keys, keep="last")
-    both = cpu.merge(gpu, on=keys, suffixes=("_cpu", "_gpu"))
-    if both.empty:
-        return pd.DataFrame(
-            columns=["case", "label", "workload", "params", "variant", "dtype", "speedup", "low", "high"]
-        )
+RATIO_COLUMNS = ["case", "label", "workload", "params", "variant", "dtype", "device_type"]
+
+
+def ratios(baseline: pd.DataFrame, candidate: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """For each candidate result with a baseline of the same ``keys``: baseline median / candidate
+    median (above 1: the candidate is faster) with a bootstrap interval from both sides' per-round
+    samples. Any axis, any pair: CPU against GPU, a mode against the reference mode."""
+    base = baseline.drop_duplicates(keys, keep="last")
+    new = candidate.drop_duplicates(["case", "device_type", "machine"], keep="last")
+    both = new.merge(base, on=keys, suffixes=("", "_base"))
     rng = np.random.default_rng(0)
     intervals = [
-        ratio_interval(c, g, SPEEDUP_CONFIDENCE, rng) for c, g in zip(both.samples_cpu, both.samples_gpu, strict=True)
+        ratio_interval(b, c, SPEEDUP_CONFIDENCE, rng) for b, c in zip(both.samples_base, both.samples, strict=True)
     ]
     return pd.DataFrame(
         {
-            "case": both.case_cpu,
-            "label": both.label_cpu,
-            "workload": both.workload,
-            "params": both.params,
-            "variant": both.variant_cpu,
-            "dtype": both.dtype,
-            "cpu_median_s": both.median_s_cpu,
-            "gpu_median_s": both.median_s_gpu,
-            "speedup": both.median_s_cpu / both.median_s_gpu,
+            **{column: both[column] for column in RATIO_COLUMNS},
+            "baseline_median_s": both.median_s_base,
+            "median_s": both.median_s,
+            "speedup": both.median_s_base / both.median_s,
             "low": [low for low, _ in intervals],
             "high": [high for _, high in intervals],
+            "first_call_s": both.first_call_s,
         }
     )
+
+
+def speedups(table: pd.DataFrame) -> pd.DataFrame:
+    """CPU median / GPU median per case found on both, with a bootstrap confidence interval."""
+    cpu, gpu = table[table.device_type == "cpu"], table[table.device_type == "cuda"]
+    return ratios(cpu, gpu, ["workload", "params", "dtype"])
+
+
+def mode_speedups(table: pd.DataFrame) -> pd.DataFrame:
+    """Each execution mode against the reference mode (eager, fp32, contiguous) of the same workload,
+    parameters, dtype, device and machine; with the first call's cost (a compiled case compiles in
+    it) and the number of calls after which compiling has paid for itself."""
+    keys = ["workload", "reference_params", "dtype", "device_type", "machine"]
+    reference = table[table.mode_label == ""]
+    found = ratios(reference, table[table.mode_label != ""], keys)
+    if found.empty:
+        return found
+    extra = found.first_call_s - found.median_s  # what the first call cost over a steady one
+    saved = found.baseline_median_s - found.median_s
+    found["first_call_extra_s"] = extra
+    surely = (found.low > 1) & (saved > 0)  # the whole interval faster: a saving to pay the first call back
+    found["break_even_calls"] = np.where(surely, np.ceil(extra.clip(lower=0) / saved.where(surely, 1)), np.inf)
+    return found
 
 
 def scaling(table: pd.DataFrame) -> pd.DataFrame:
@@ -218,7 +259,7 @@ def crossovers(ratios: pd.DataFrame) -> list[str]:
     for (workload, dtype, _), group in ratios.groupby(["workload", "dtype", "variant"]):
         if len(group) < 2:
             continue
-        ordered = group.sort_values("cpu_median_s")
+        ordered = group.sort_values("baseline_median_s")
         winners = ordered[ordered.low > 1]
         where = f"from {winners.label.iloc[0]} on" if not winners.empty else "at none of the sizes measured"
         lines.append(f"{workload} ({dtype}): the GPU wins (whole 95 % interval above 1) {where}")
@@ -241,6 +282,12 @@ def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = ()) 
         hit = table[table[column].fillna(False).astype(bool)]
         if len(hit):
             found.append(f"{what} {len(hit)} results: " + ", ".join(hit.label[:8]))
+    drifted = table[table.drifted]
+    if len(drifted):
+        found.append(
+            f"{len(drifted)} results DRIFTED from their reference mode beyond its tolerance (timed, but computing"
+            f" something else): {', '.join(drifted.label[:8])}"
+        )
     synthetic = table[table.data == "synthetic"]
     if len(synthetic):
         found.append(f"{len(synthetic)} training results used SYNTHETIC data: their accuracies are not CIFAR-10's")
@@ -300,41 +347,57 @@ def _bar_names(group: pd.DataFrame) -> list[str]:
     ]
 
 
-def plots(table: pd.DataFrame, ratios: pd.DataFrame, out: Path) -> list[Path]:
-    """matplotlib PNGs: per-family timings with IQR bars, speedups with their intervals, training curves."""
-    import matplotlib  # noqa: PLC0415 - slow import, only for reports
+def timings_plot(family: str, members: pd.DataFrame, out: Path) -> Path:
+    """One family's timings as bars with IQR whiskers, on a log scale."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - slow import, only for reports
 
-    matplotlib.use("Agg")
+    group = members.sort_values(["label", "device_type", "run"]).tail(40)
+    fig, ax = plt.subplots(figsize=(9, 0.25 * len(group) + 1.5))
+    ax.barh(_bar_names(group), group.median_s * 1e3, xerr=group.iqr_s.fillna(0) * 1e3 / 2, color="#4477aa")
+    log_scale(ax, "x")
+    ax.set_xlabel("median time per call, ms (bars: IQR)")
+    ax.set_title(f"{family}: timings")
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    path = out / f"timings_{file_name(family)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def ratio_plot(found: pd.DataFrame, title: str, axis: str, name: str, out: Path) -> Path | None:
+    """Ratios (speedups) with their bootstrap intervals, one bar a case; none where there are none."""
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    made = []
-    for family, members in table.groupby("family"):
-        group = members.sort_values(["label", "device_type", "run"]).tail(40)
-        fig, ax = plt.subplots(figsize=(9, 0.25 * len(group) + 1.5))
-        ax.barh(_bar_names(group), group.median_s * 1e3, xerr=group.iqr_s.fillna(0) * 1e3 / 2, color="#4477aa")
-        log_scale(ax, "x")
-        ax.set_xlabel("median time per call, ms (bars: IQR)")
-        ax.set_title(f"{family}: timings")
-        ax.tick_params(axis="y", labelsize=7)
-        fig.tight_layout()
-        made.append(out / f"timings_{file_name(family)}.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
-    if not ratios.empty:
-        ordered = ratios.sort_values("speedup").tail(40)
-        fig, ax = plt.subplots(figsize=(9, 0.25 * len(ordered) + 1.5))
-        errors = np.array([ordered.speedup - ordered.low, ordered.high - ordered.speedup]).clip(min=0)
-        ax.barh(ordered.label, ordered.speedup, xerr=errors, color="#228833")
-        ax.axvline(1, color="black", linewidth=0.8)
-        log_scale(ax, "x")
-        ax.set_xlabel("speedup = CPU median / GPU median (bars: 95 % bootstrap interval)")
-        ax.set_title("CPU vs GPU")
-        ax.tick_params(axis="y", labelsize=7)
-        fig.tight_layout()
-        made.append(out / "speedup.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
-    return made
+    if found.empty:
+        return None
+    ordered = found.sort_values("speedup").tail(40)
+    names = list(ordered.label)
+    if ordered.device_type.nunique() > 1:  # one case on several devices: told apart
+        names = [f"{label} [{device}]" for label, device in zip(names, ordered.device_type, strict=True)]
+    fig, ax = plt.subplots(figsize=(9, 0.25 * len(ordered) + 1.5))
+    errors = np.array([ordered.speedup - ordered.low, ordered.high - ordered.speedup]).clip(min=0)
+    ax.barh(names, ordered.speedup, xerr=errors, color="#228833")
+    ax.axvline(1, color="black", linewidth=0.8)
+    log_scale(ax, "x")
+    ax.set_xlabel(f"{axis} (bars: 95 % bootstrap interval)")
+    ax.set_title(title)
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def speedup_plot(ratios: pd.DataFrame, out: Path) -> Path | None:
+    """CPU-vs-GPU speedups with their bootstrap intervals; none where no case ran on both."""
+    return ratio_plot(ratios, "CPU vs GPU", "speedup = CPU median / GPU median", "speedup", out)
+
+
+def mode_plot(found: pd.DataFrame, out: Path) -> Path | None:
+    """Each execution mode's speedup over the reference mode of its case."""
+    return ratio_plot(found, "Execution modes", "speedup = reference-mode median / mode median", "modes", out)
 
 
 def _is_sample(sample: dict[str, Any]) -> bool:
@@ -354,15 +417,21 @@ def _timeline(file: Path) -> tuple[str, list[dict[str, Any]]]:
     return case if NAME.holds(case) else file.stem, samples
 
 
-def gpu_timelines(paths: list[Path], out: Path, labels: Mapping[str, str], most: int = 12) -> Path | None:
-    """GPU utilization and power over each case's timed rounds, from the runs' telemetry files; each
-    case by its label in ``labels`` (by id), by what its file names where the records hold no result."""
+def read_timelines(paths: list[Path], most: int = 12) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The runs' telemetry side files (the first ``most``), each checked as read: its case and samples."""
+    files = sorted(f for p in paths if p.is_dir() for f in (p / "artifacts" / "telemetry").glob("*.json"))[:most]
+    return [_timeline(file) for file in files]
+
+
+def gpu_timelines(
+    timelines: list[tuple[str, list[dict[str, Any]]]], labels: Mapping[str, str], out: Path
+) -> Path | None:
+    """GPU utilization and power over each case's timed rounds; each case by its label in ``labels``
+    (by id), by what its file names where the records hold no result."""
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    files = sorted(f for p in paths if p.is_dir() for f in (p / "artifacts" / "telemetry").glob("*.json"))[:most]
-    if not files:
+    if not timelines:
         return None
-    timelines = [_timeline(file) for file in files]
     fig, (util_ax, power_ax) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     for case, samples in timelines:
         times = [s["t"] for s in samples]
@@ -442,6 +511,43 @@ def _speedup_section(ratios: pd.DataFrame) -> Section:
     return Section("CPU vs GPU", crossovers(ratios), shown)
 
 
+def _modes_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
+    if found.empty:
+        return []
+    drift = table.set_index("case")
+    shown = pd.DataFrame(
+        {
+            "case": found.label,
+            "device": found.device_type,
+            "speedup": found.speedup.map("{:.2f}x".format),
+            "95 % interval": [
+                f"{low:.2f}..{high:.2f}" if np.isfinite(low) else "n/a: one round"
+                for low, high in zip(found.low, found.high, strict=True)
+            ],
+            "first call": [duration(s) if pd.notna(s) else "-" for s in found.first_call_s],
+            "break-even calls": [_calls(n) for n in found.break_even_calls],
+            "drift / tolerance": [_drift(drift.loc[case]) for case in found.case],
+        }
+    )
+    note = (
+        "speedup = median of the reference mode (eager, fp32, contiguous) of the same case / median of the mode;"
+        " first call: the mode's first call, in which torch.compile compiles (Inductor's on-disk cache makes a"
+        " graph compiled before on this machine cheaper); break-even: calls after which the first call's extra"
+        " time is paid back by faster calls; drift: max |mode - reference| / max |reference| of the first result"
+    )
+    return [Section("Execution modes", [note], shown)]
+
+
+def _calls(count: float) -> str:
+    return "never (not surely faster)" if not np.isfinite(count) else f"{count:,.0f}"
+
+
+def _drift(row: pd.Series) -> str:
+    if pd.isna(row.max_error):
+        return "DRIFT: not comparable" if row.drifted else "-"
+    return f"{row.max_error:.1e} / {row.tolerance:.0e}" + (" DRIFT" if row.drifted else "")
+
+
 def _scaling_section(jobs: pd.DataFrame) -> list[Section]:
     if jobs.empty:
         return []
@@ -466,52 +572,107 @@ def _as_html(section: Section) -> str:
     return f"<h2>{html.escape(section.title)}</h2>" + (f"<ul>{items}</ul>" if items else "") + table
 
 
-def _trends(store: Path, out: Path) -> tuple[Section, list[Path]]:
-    """Each workload's trend over the history store's commits, and the steps found in it."""
-    from bench import history  # noqa: PLC0415
-    from bench.compare import Thresholds  # noqa: PLC0415
+class _Report:
+    """A report made in steps, each a plot or a part of the page, so that a long one shows progress."""
 
-    frame = history.load(store)
-    found = history.steps(frame, Thresholds.parse([]))
-    return Section(f"Trends over commits ({store})", history.describe(found)), history.plot(frame, found, out)
+    def __init__(self, collection: Collection, folder: Path, store: Path | None) -> None:
+        """Everything read and checked here, before the first step: a bad input is one line and no output."""
+        from bench import history  # noqa: PLC0415
+
+        self.collection, self.folder, self.store = collection, folder, store
+        self.head: list[Section] = []
+        self.tail: list[Section] = []
+        self.images: list[Path] = []
+        self.table = tidy(collection) if collection.records else None
+        self.ratios = self.modes = pd.DataFrame()
+        self.timelines = read_timelines([path for path, _ in collection.records])
+        self.history = history.load(store) if store is not None else None
+
+    def steps(self) -> list[tuple[str, Callable[[], str]]]:
+        steps: list[tuple[str, Callable[[], str]]] = []
+        if self.table is not None:
+            steps.append(("tables and speedup intervals", self._tables))
+            for family, members in self.table.groupby("family"):
+                steps.append((f"timings plot: {family}", partial(self._draw, timings_plot, family, members)))
+            steps.append(("speedup plot", lambda: self._draw(speedup_plot, self.ratios)))
+            steps.append(("execution modes plot", lambda: self._draw(mode_plot, self.modes)))
+            steps.append(("GPU timelines", self._timelines))
+            steps.append(("training curves", lambda: self._draw(training_curves, self.collection)))
+        for number, (path, record) in enumerate(self.collection.head_to_heads, 1):
+            steps.append((f"head to head: {path.name}", partial(self._head_to_head, number, path, record)))
+        if self.store is not None:
+            steps.append((f"trends: {self.store.name}", self._trends))
+        steps.append(("report.md, report.html", self._write))
+        return steps
+
+    def _draw(self, plot: Callable[..., Path | None], *inputs: Any) -> str:
+        image = plot(*inputs, self.folder)
+        self.images += [image] if image else []
+        return image.name if image else "nothing to draw"
+
+    def _tables(self) -> str:
+        table = self.table
+        assert table is not None  # a step only where there are results
+        self.ratios, self.modes = speedups(table), mode_speedups(table)
+        write_atomic(self.folder / "results.csv", table.drop(columns=INTERNAL).to_csv(index=False))
+        self.head += [
+            _context(table),
+            Section("Doubts", doubts(table, self.collection.skipped, self.collection.failures()) or ["none found"]),
+            _speedup_section(self.ratios),
+            *_modes_section(self.modes, table),
+            *_scaling_section(scaling(table)),
+        ]
+        self.tail.append(Section("Timings", [], _timings_view(table)))
+        return f"{len(table)} results, {len(self.ratios)} speedups, {len(self.modes)} modes compared"
+
+    def _timelines(self) -> str:
+        assert self.table is not None
+        labels = dict(zip(self.table.case, self.table.label, strict=True))
+        return self._draw(gpu_timelines, self.timelines, labels)
+
+    def _head_to_head(self, number: int, path: Path, record: dict[str, Any]) -> str:
+        title = f"Head to head: {record['sides']['candidate']['spec']} against {record['sides']['baseline']['spec']}"
+        self.head.append(Section(f"{title} ({path.name})", ab_plot.describe(record), ab_plot.shown(record)))
+        image = ab_plot.forest(record, title, self.folder / f"head_to_head_{number}.png")
+        self.images += [image] if image else []
+        return image.name if image else "nothing to draw"
+
+    def _trends(self) -> str:
+        """Each workload's trend over the history store's commits, and the steps found in it."""
+        from bench import history  # noqa: PLC0415
+        from bench.compare import Thresholds  # noqa: PLC0415
+
+        assert self.store is not None and self.history is not None
+        frame = self.history
+        found = history.steps(frame, Thresholds.parse([]))
+        self.head.append(Section(f"Trends over commits ({self.store})", history.describe(found)))
+        self.images += history.plot(frame, found, self.folder)
+        return f"{len(found)} steps found"
+
+    def _write(self) -> str:
+        figures = "\n".join(f"![{p.stem}]({p.name})" for p in self.images)
+        parts = ["# Benchmark report", *map(_as_markdown, self.head), figures, *map(_as_markdown, self.tail)]
+        write_atomic(self.folder / "report.md", "\n\n".join(parts) + "\n")
+        page = _html([*map(_as_html, self.head)], self.images, "".join(map(_as_html, self.tail)))
+        write_atomic(self.folder / "report.html", page)
+        return f"{len(self.images)} plots"
 
 
-def build(paths: list[Path], out: Path, skip_bad: bool = False, store: Path | None = None) -> Path:
-    """Write the report folder (with trends when given a history store); return the Markdown report's path."""
+def build(
+    paths: list[Path],
+    out: Path,
+    skip_bad: bool = False,
+    store: Path | None = None,
+    terminal: Terminal | None = None,
+) -> Path:
+    """Write the report folder (with trends when given a history store); return the Markdown report's
+    path. Progress goes to ``terminal`` where one is given."""
+    import matplotlib  # noqa: PLC0415 - slow import, only for reports
+
+    matplotlib.use("Agg")
     collection = collect(paths, skip_bad)
     with staged_folder(out) as staging, literal_text():
-        head, images, tail = [], [], []
-        if collection.records:
-            table = tidy(collection)
-            ratios = speedups(table)
-            images += plots(table, ratios, staging)
-            labels = dict(zip(table.case, table.label, strict=True))
-            timelines = gpu_timelines([p for p, _ in collection.records], staging, labels)
-            extra = [training_curves(collection, staging), timelines]
-            images += [image for image in extra if image]
-            write_atomic(staging / "results.csv", table.drop(columns=INTERNAL).to_csv(index=False))
-            head += [
-                _context(table),
-                Section("Doubts", doubts(table, collection.skipped, collection.failures()) or ["none found"]),
-                _speedup_section(ratios),
-                *_scaling_section(scaling(table)),
-            ]
-            tail.append(Section("Timings", [], _timings_view(table)))
-        for number, (path, record) in enumerate(collection.head_to_heads, 1):
-            title = (
-                f"Head to head: {record['sides']['candidate']['spec']} against {record['sides']['baseline']['spec']}"
-            )
-            head.append(Section(f"{title} ({path.name})", ab_plot.describe(record), ab_plot.shown(record)))
-            image = ab_plot.forest(record, title, staging / f"head_to_head_{number}.png")
-            images += [image] if image else []
-        if store is not None:
-            section, trend_images = _trends(store, staging)
-            head.append(section)
-            images += trend_images
-        figures = "\n".join(f"![{p.stem}]({p.name})" for p in images)
-        parts = ["# Benchmark report", *map(_as_markdown, head), figures, *map(_as_markdown, tail)]
-        write_atomic(staging / "report.md", "\n\n".join(parts) + "\n")
-        write_atomic(staging / "report.html", _html([*map(_as_html, head)], images, "".join(map(_as_html, tail))))
+        run_steps(_Report(collection, staging, store).steps(), terminal)
     return out / "report.md"
 
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import signal
 import statistics
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -33,6 +35,7 @@ import torch
 from bench import envinfo, signals, telemetry, timing
 from bench.context import RunContext
 from bench.digest import result_sha256
+from bench.modes import Mode, drift, float32_math, tensors
 from bench.record import CaseResult, RunRecord
 from bench.registry import Case, Prepared
 from bench.runs import write_json
@@ -110,18 +113,75 @@ def run_case(case: Case, ctx: RunContext, policy: RoundPolicy, rounds: Rounds = 
 
 
 def _run_case(case: Case, ctx: RunContext, policy: RoundPolicy, rounds: Rounds) -> CaseResult:
+    """The case in its execution mode: its float math set, its modules and inputs made by the mode
+    (through ``ctx.mode``), a compiled case starting from an empty compile cache."""
+    mode = case.mode
+    reference = None if mode.is_reference or case.workload.timed_once else _reference(case, ctx)
+    if mode.compile != "off":
+        torch._dynamo.reset()  # graphs and recompile limits of earlier cases do not carry over
+    ctx.mode = mode
+    try:
+        with mode.math():
+            result = _measure(case, ctx, policy, rounds, reference)
+    finally:
+        ctx.mode = Mode()
+    return result
+
+
+_REFERENCES: dict[str, list[torch.Tensor]] = {}  # the last reference result, by case id (several modes share it)
+
+
+def _reference(case: Case, ctx: RunContext) -> list[torch.Tensor] | None:
+    """What the case computes in the reference mode (eager, fp32, contiguous), seeded as the case
+    is: its result's tensors, to check the mode's against; None where it declares no result."""
+    reference = case.reference
+    if reference.id not in _REFERENCES:
+        _REFERENCES.clear()
+        ctx.seed_everything()
+        with Mode().math():
+            prepared = reference.prepare(ctx)
+            value = prepared.call()
+            computed = None if prepared.result is None else prepared.result(value)
+            _REFERENCES[reference.id] = [t.detach().clone() for t in tensors(computed)] if computed is not None else []
+        del prepared, value
+    return _REFERENCES[reference.id] or None
+
+
+def _graphs() -> int:
+    """Graphs torch.compile has made in this process so far (dynamo's own count)."""
+    return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+
+
+def _measure(
+    case: Case, ctx: RunContext, policy: RoundPolicy, rounds: Rounds, reference: list[torch.Tensor] | None
+) -> CaseResult:
     """The case is seeded the same way whatever ran before it, calibrated, warmed up and timed in
     rounds; on CUDA every round is bracketed by synchronization and timed by device events as well.
-    The first call's result is digested."""
+    The first call is timed on its own (a compiled case compiles in it) and its result digested,
+    and checked against the reference mode's where the case runs in another."""
     ctx.seed_everything()
     prepared = case.prepare(ctx)
     cuda = ctx.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(ctx.device)
     once = case.workload.timed_once
-    # the first call after seeding, digested at once (later calls may update in place what it
-    # returned); an untimed call of its own, so that calibration still times the bare call
-    digest = None if once else result_digest(prepared, prepared.call())
+    execution: dict[str, Any] = {**case.mode.values(), "float32_math": float32_math()}
+    graphs = _graphs() if case.mode.compile != "off" else 0
+    digest = None
+    if not once:
+        # the first call after seeding, digested at once (later calls may update in place what it
+        # returned); an untimed call of its own, so that calibration still times the bare call
+        start = time.perf_counter()
+        value = prepared.call()
+        ctx.synchronize()
+        execution["first_call_s"] = time.perf_counter() - start
+        digest = result_digest(prepared, value)
+        execution["numerics"] = _numerics(case, prepared, value, reference)
+        del value
+    elif not case.mode.is_reference:
+        execution["numerics"] = {"checked": False, "why": "one call is a whole training run: compare its accuracy"}
+    if case.mode.compile != "off":
+        execution["graphs"], graphs = _graphs() - graphs, _graphs()
     plan = RoundPlan(1, 1, 0) if once else timing.plan_rounds(prepared.call, ctx.synchronize, policy)
     sampler = telemetry.sampler_for(ctx.device, ctx.settings.telemetry_hz) if ctx.settings.telemetry_hz else None
     timing.arm(timing.backend_for(ctx.device))
@@ -132,6 +192,8 @@ def _run_case(case: Case, ctx: RunContext, policy: RoundPolicy, rounds: Rounds) 
         device_times = timing.disarm(plan.iterations, plan.warmup_rounds)
     if once:
         digest = result_digest(prepared, value)
+    if case.mode.compile != "off":
+        execution["recompiles"] = _graphs() - graphs  # graphs made after the first call
 
     work = prepared.work or case.work()
     result = CaseResult(
@@ -153,6 +215,7 @@ def _run_case(case: Case, ctx: RunContext, policy: RoundPolicy, rounds: Rounds) 
         work=work,
         data=case.workload.preflight(ctx.settings) if case.workload.preflight is not None else None,
         stats=_statistics(host_times, plan),
+        execution=execution,
     )
     if host_times:  # none where pytest-benchmark is disabled
         median, basis = statistics.median(host_times), "host"
@@ -176,6 +239,26 @@ def _run_case(case: Case, ctx: RunContext, policy: RoundPolicy, rounds: Rounds) 
     if cuda:
         torch.cuda.empty_cache()
     return result
+
+
+def _numerics(
+    case: Case, prepared: Prepared, value: Any, reference: list[torch.Tensor] | None
+) -> dict[str, Any] | None:
+    """The mode's first result against the reference mode's: the largest difference over the
+    largest reference value, within the mode's tolerance or flagged. None in the reference mode."""
+    if case.mode.is_reference:
+        return {"checked": False, "why": "the reference mode"}
+    computed = None if prepared.result is None else prepared.result(value)
+    if reference is None or computed is None:
+        return {"checked": False, "why": "the case declares no result to compare"}
+    tolerance = case.mode.tolerance
+    try:
+        error = drift(reference, tensors(computed))
+    except ValueError as mismatch:
+        return {"checked": True, "tolerance": tolerance, "within": False, "why": str(mismatch)}
+    if not math.isfinite(error):
+        return {"checked": True, "tolerance": tolerance, "within": False, "why": "non-finite values in either result"}
+    return {"checked": True, "max_error": error, "tolerance": tolerance, "within": error <= tolerance}
 
 
 def _statistics(per_call: list[float], plan: RoundPlan) -> dict[str, Any] | None:

@@ -23,7 +23,14 @@ def duration(seconds: float) -> str:
 
 
 def rate(case: CaseResult) -> str:
-    """The rate that matters: images/s and accuracy for training, else GFLOP/s, GB/s or items/s."""
+    """The rate that matters, and DRIFT where the case's execution mode computed beyond its tolerance
+    from the reference mode's result (docs/modes.md)."""
+    numerics = (case.execution or {}).get("numerics") or {}
+    return _rate(case) + (" DRIFT" if numerics.get("within") is False else "")
+
+
+def _rate(case: CaseResult) -> str:
+    """Images/s and accuracy for training, else GFLOP/s, GB/s or items/s."""
     metrics = case.metrics or {}
     if "final_test_accuracy" in metrics:  # a training run: its throughput, accuracy and data, and its doubts
         flags = " LOADER-BOUND" if metrics.get("loader_bound") else ""
@@ -131,6 +138,10 @@ def render(record: RunRecord, brief: bool = False, full: bool = False) -> str:
             _short(f"  {label}: {entry['error']}", WIDTH)
             for label, entry in zip(fail_labels, record.failed, strict=True)
         ]
+    skipped = record.selection.get("skipped") or []
+    if skipped:  # modes the device or dtype cannot run (bench/modes.py)
+        reasons = "; ".join(sorted({entry["reason"] for entry in skipped}))
+        lines += ["", _short(f"skipped ({len(skipped)}): {reasons}", WIDTH)]
     timer = {case.timing.basis for case in shown} or {"host"}
     lines += [
         "",

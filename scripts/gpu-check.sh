@@ -4,8 +4,9 @@
 # on the GPU, determinism across processes (two runs per mode, result digests compared), the
 # per-call floor (determinism and telemetry on and off, eager vs CUDA-graph launches), the
 # data-parallel training on one GPU over NCCL (world size 1: the CUDA code path, not multi-GPU
-# scaling), an A/A head-to-head (bench ab, its false alarms on the GPU), and the whole suite at full
-# size on CUDA, then prints a short table last.
+# scaling), the peak probe (bench peak), the execution modes (compile, precision, memory format on
+# conv2d, the MLP and a training step, against the reference mode), an A/A head-to-head (bench ab,
+# its false alarms on the GPU), and the whole suite at full size on CUDA, then prints a short table last.
 #
 #   scripts/gpu-check.sh            # on the GPU machine; results under $OUT (or results/runs)
 #   scripts/gpu-check.sh --dry-run  # on a CPU: the same steps at smoke size on the CPU
@@ -25,9 +26,12 @@ if ! "$PY" -c 'import torch' 2>/dev/null; then
   exit 2
 fi
 if [[ "${1:-}" == "--dry-run" ]]; then
-  device=cpu; size=(--quick); max_time=0.05; floor_cases=()
+  device=cpu; size=(--quick); max_time=0.05; floor_cases=(); peak_size=(--max-n 512)
+  precisions=fp32,amp-bf16; compiles=off,default; modes_cases="fwd_bwd or lenet5"
 else
-  device=cuda; size=(--size full); max_time=0.2; floor_cases=(-k "256 or 1024 or 2048 or 16777216")
+  device=cuda; size=(--size full); max_time=0.2; floor_cases=(-k "256 or 1024 or 2048 or 16777216"); peak_size=()
+  precisions=fp32,tf32,amp-bf16,amp-fp16; compiles=off,default,reduce-overhead
+  modes_cases="fwd_bwd and (hw=56 or mlp) or resnet18"
   if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
     echo "gpu-check: no CUDA GPU visible to torch; use --dry-run to try the script on a CPU" >&2
     exit 3
@@ -81,6 +85,22 @@ for setting in "warn 20" "off 20" "off 0"; do
   floor+=("$mode,${hz}Hz=$(newest_run)")
 done
 "$PY" -m tools.gpu_questions floor --device "$device" "${floor[@]}" 2>&1 | tee -a "$log" || status=1
+
+step "peak on $device: the best matmul FLOP/s per dtype over a sweep of sizes, and copy bandwidth"
+timeout 90 "$PY" -m bench peak --device "$device" "${peak_size[@]}" --again 2>&1 | tee -a "$log" || status=1
+
+step "execution modes on $device: compile, precision and memory format against the reference mode"
+modes_runs=()
+for axes in "--precision ${precisions} --memory-format contiguous,channels_last" "--compile ${compiles} --precision fp32,amp-bf16"; do
+  read -r -a flags <<< "$axes"
+  timeout 150 "$PY" -m bench run --device "$device" "${size[@]}" --max-time "$max_time" --telemetry-hz 0 \
+    --workload conv2d --workload mlp --workload cifar_step "${flags[@]}" --out "$OUT_DIR" \
+    -- -q -p no:warnings -k "$modes_cases" > "$OUT_DIR/modes-${#modes_runs[@]}.log" 2>&1 || status=1
+  modes_runs+=("$(newest_run)")
+done
+"$PY" -m bench report "${modes_runs[@]}" --out "$OUT_DIR/modes-report" > /dev/null 2>&1 || status=1
+sed -n '/^## Execution modes/,/^## /p' "$OUT_DIR/modes-report/report.md" | grep '^|' | tee -a "$log"
+tar -czf "$OUT_DIR/modes-report.tar.gz" -C "$OUT_DIR" modes-report && rm -r "$OUT_DIR/modes-report"
 
 step "DDP on $device, one process (NCCL on a GPU, gloo on the CPU), smoke size"
 timeout 150 "$PY" -m bench ddp --device "$device" --nproc-per-node 1 --quick --param path=tensor --param ranks=all \

@@ -407,7 +407,8 @@ def undrawn() -> Iterator[None]:
     """The functions that draw plots with matplotlib, returning no image: the rest of ``report`` and
     ``history plot`` (reading, tables, CSV, Markdown, HTML, steps) runs as it is."""
     with (
-        mock.patch.object(report_module, "plots", return_value=[]),
+        mock.patch.object(report_module, "timings_plot", return_value=None),
+        mock.patch.object(report_module, "speedup_plot", return_value=None),
         mock.patch.object(report_module, "training_curves", return_value=None),
         mock.patch.object(report_module, "gpu_timelines", return_value=None),
         mock.patch.object(history, "plot", return_value=[]),

@@ -9,7 +9,9 @@ arithmetic, nothing else.
 from __future__ import annotations
 
 import copy
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from processes import run_python
 
 from bench import report
 from bench.errors import UsageError
+from bench.progress import Stream
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 
@@ -136,7 +139,7 @@ def test_where_the_gpu_starts_to_win() -> None:
             "params": [json.dumps({"n": r[1], "op": r[2]}) for r in rows],
             "variant": [json.dumps({"op": r[2]}) for r in rows],
             "dtype": "float32",
-            "cpu_median_s": [r[1] ** 3 * 1e-9 for r in rows],
+            "baseline_median_s": [r[1] ** 3 * 1e-9 for r in rows],  # the CPU's
             "speedup": [r[3] for r in rows],
             "low": [r[4] for r in rows],
             "high": [r[5] for r in rows],
@@ -159,6 +162,22 @@ def test_report_files_and_their_contents(cpu_run: Path, tmp_path: Path) -> None:
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(list((tmp_path / "report").glob("*.png"))) >= 3
     assert (tmp_path / "report" / "speedup.png").stat().st_size > 0
+
+
+def test_a_report_shows_its_steps_in_a_pipe(cpu_run: Path, tmp_path: Path) -> None:
+    """Not a terminal: one plain line per finished step, with what it made, then the count."""
+    gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
+    out = io.StringIO()
+    report.build([cpu_run, gpu_run], tmp_path / "report", terminal=Stream(out))
+    lines = out.getvalue().splitlines()
+    families = len(pd.read_csv(tmp_path / "report" / "results.csv").family.unique())
+    steps = families + 6  # tables, speedup and modes plots, timelines, training curves, the page
+    assert len(lines) == steps + 1 and "\x1b" not in out.getvalue()
+    assert re.match(rf"\[1/{steps}\] \d+:\d\d elapsed, ~\d+:\d\d left  ", lines[0])
+    assert lines[0].endswith("tables and speedup intervals  24 results, 12 speedups, 0 modes compared")
+    assert any(line.endswith("speedup plot  speedup.png") for line in lines)
+    assert lines[-2].endswith("report.md, report.html  " + f"{families + 2} plots")
+    assert lines[-1].startswith(f"bench: {steps} of {steps} steps ran in")
 
 
 def test_tables_name_cases_by_label_and_results_csv_keeps_the_ids(cpu_run: Path, tmp_path: Path) -> None:
@@ -205,7 +224,9 @@ def test_plots_name_bars_by_label_and_tell_runs_apart(cpu_run: Path, tmp_path: P
     again = Path(shutil.copytree(cpu_run, tmp_path / "again"))
     gpu_run = constructed_cuda_record(cpu_run, tmp_path / "gpu")
     table = report.tidy(report.collect([cpu_run, again, gpu_run], skip_bad=False))
-    report.plots(table, report.speedups(table), tmp_path)
+    for family, members in table.groupby("family"):
+        report.timings_plot(family, members, tmp_path)
+    report.speedup_plot(report.speedups(table), tmp_path)
     assert {"mm[mm] [cpu, cpu-smoke]", "mm[mm] [cpu, again]", "mm[mm] [cuda]"} <= set(drawn)  # timings
     assert drawn[-12:].count("mm[matmul]") == 1  # speedups: one bar a case
     assert not [name for name in drawn if "/" in name], "no full id on a plot"
@@ -223,7 +244,7 @@ def test_gpu_timelines_are_plotted_from_the_runs_telemetry(cpu_run: Path, tmp_pa
     report.build([cpu_run, gpu_run], tmp_path / "report")
     assert (tmp_path / "report" / "gpu_timelines.png").stat().st_size > 10_000
     drawn.clear()
-    assert report.gpu_timelines([gpu_run], tmp_path, {"mm/n=64/op=mm/float32": "mm[mm]"})
+    assert report.gpu_timelines(report.read_timelines([gpu_run]), {"mm/n=64/op=mm/float32": "mm[mm]"}, tmp_path)
     assert drawn == ["mm[mm]"], "the case by its label"
     assert "![gpu_timelines](gpu_timelines.png)" in (tmp_path / "report" / "report.md").read_text()
 

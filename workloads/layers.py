@@ -31,6 +31,7 @@ def edge_kernel() -> torch.Tensor:
     },
     items=lambda **_: 1,
     flops=lambda height, width, **_: 2 * 9 * (height - 2) * (width - 2),
+    modes=("compile", "precision", "memory_format"),
 )
 def conv2d_edge(ctx: RunContext, height: int, width: int, dtype: torch.dtype) -> Callable[[], torch.Tensor]:
     """The tutorial's Conv2d(1, 1, 3, bias=False) with the edge kernel on one grayscale image.
@@ -42,7 +43,7 @@ def conv2d_edge(ctx: RunContext, height: int, width: int, dtype: torch.dtype) ->
     with torch.no_grad():
         layer.weight.copy_(edge_kernel().view(1, 1, 3, 3))
     image = ctx.rand(1, 1, height, width, dtype=dtype)
-    return module_call(layer, (image,), "fwd")
+    return module_call(ctx, layer, (image,), "fwd")
 
 
 def conv_flops(batch: int, cin: int, cout: int, hw: int, k: int, stride: int, mode: str, **_: Any) -> int:
@@ -67,13 +68,14 @@ def conv_flops(batch: int, cin: int, cout: int, hw: int, k: int, stride: int, mo
     dtypes=HALF_ON_CUDA,
     items=lambda batch, **_: batch,
     flops=conv_flops,
+    modes=("compile", "precision", "memory_format"),
 )
 def conv2d(
     ctx: RunContext, batch: int, cin: int, cout: int, hw: int, k: int, stride: int, mode: str, dtype: torch.dtype
 ) -> Callable[[], Any]:
     """Conv2d(cin, cout, k, stride, padding=k // 2) over batch x cin x hw x hw images."""
     layer = nn.Conv2d(cin, cout, k, stride, padding=k // 2).to(ctx.device, dtype)
-    return module_call(layer, (ctx.randn(batch, cin, hw, hw, dtype=dtype),), mode)
+    return module_call(ctx, layer, (ctx.randn(batch, cin, hw, hw, dtype=dtype),), mode)
 
 
 FEATURE_MAPS = {
@@ -94,13 +96,14 @@ def _feature_numel(batch: int, channels: int, hw: int, **_: Any) -> int:
     variants={"op": ("avg", "max"), "mode": MODES},
     items=lambda batch, **_: batch,
     bytes=lambda itemsize, mode, **p: _feature_numel(**p) * itemsize * 5 // 4 * PASS_COST[mode],
+    modes=("compile", "precision", "memory_format"),
 )
 def pool2d(
     ctx: RunContext, batch: int, channels: int, hw: int, op: str, mode: str, dtype: torch.dtype
 ) -> Callable[[], Any]:
     """AvgPool2d or MaxPool2d with a 2 x 2 window and stride 2 (bytes: input read + output written)."""
     layer = nn.AvgPool2d(2, 2) if op == "avg" else nn.MaxPool2d(2, 2)
-    return module_call(layer, (ctx.randn(batch, channels, hw, hw, dtype=dtype),), mode)
+    return module_call(ctx, layer, (ctx.randn(batch, channels, hw, hw, dtype=dtype),), mode)
 
 
 FEATURE_LAYERS: dict[str, Callable[[int], nn.Module]] = {
@@ -119,6 +122,7 @@ FEATURE_LAYERS: dict[str, Callable[[int], nn.Module]] = {
     variants={"op": tuple(FEATURE_LAYERS), "mode": MODES},
     items=lambda batch, **_: batch,
     bytes=lambda itemsize, mode, **p: 2 * _feature_numel(**p) * itemsize * PASS_COST[mode],
+    modes=("compile", "precision", "memory_format"),
 )
 def feature_layer(
     ctx: RunContext, batch: int, channels: int, hw: int, op: str, mode: str, dtype: torch.dtype
@@ -128,7 +132,7 @@ def feature_layer(
     Bytes count one read and one write of the map per pass: a lower bound.
     """
     layer = FEATURE_LAYERS[op](channels).to(ctx.device, dtype)
-    return module_call(layer, (ctx.randn(batch, channels, hw, hw, dtype=dtype),), mode)
+    return module_call(ctx, layer, (ctx.randn(batch, channels, hw, hw, dtype=dtype),), mode)
 
 
 class SeedLinear(nn.Module):
@@ -155,13 +159,14 @@ class SeedLinear(nn.Module):
     dtypes=HALF_ON_CUDA,
     items=lambda batch, **_: batch,
     flops=lambda batch, fin, fout, mode, **_: 2 * batch * fin * fout * PASS_COST[mode],
+    modes=("compile", "precision"),
 )
 def linear(
     ctx: RunContext, batch: int, fin: int, fout: int, op: str, mode: str, dtype: torch.dtype
 ) -> Callable[[], Any]:
     """nn.Linear or the tutorial's custom Module Linear, fin -> fout on a batch."""
     layer = nn.Linear(fin, fout) if op == "nn" else SeedLinear(fin, fout)
-    return module_call(layer.to(ctx.device, dtype), (ctx.randn(batch, fin, dtype=dtype),), mode)
+    return module_call(ctx, layer.to(ctx.device, dtype), (ctx.randn(batch, fin, dtype=dtype),), mode)
 
 
 class SeedMLP(nn.Module):
@@ -187,10 +192,11 @@ class SeedMLP(nn.Module):
     dtypes=HALF_ON_CUDA,
     items=lambda batch, **_: batch,
     flops=lambda batch, fin, hidden, fout, mode, **_: 2 * batch * (fin * hidden + hidden * fout) * PASS_COST[mode],
+    modes=("compile", "precision"),
 )
 def mlp(
     ctx: RunContext, batch: int, fin: int, hidden: int, fout: int, mode: str, dtype: torch.dtype
 ) -> Callable[[], Any]:
     """The tutorial's nn.Sequential MLP: fin -> hidden -> ReLU -> fout."""
     model = SeedMLP(fin, hidden, fout).to(ctx.device, dtype)
-    return module_call(model, (ctx.randn(batch, fin, dtype=dtype),), mode)
+    return module_call(ctx, model, (ctx.randn(batch, fin, dtype=dtype),), mode)

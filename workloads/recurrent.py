@@ -50,6 +50,7 @@ def recurrent_flops(
     variants={"cell": tuple(CELLS), "mode": MODES},
     items=lambda seq, batch, **_: seq * batch,
     flops=recurrent_flops,
+    modes=("compile", "precision"),
 )
 def recurrent(
     ctx: RunContext,
@@ -69,7 +70,7 @@ def recurrent(
     model = model.to(ctx.device, dtype)
     shape = (batch, seq, features) if batch_first else (seq, batch, features)
     x = ctx.randn(*shape, dtype=dtype)
-    return module_call(model if mode == "fwd" else _OutputOnly(model), (x,), mode)
+    return module_call(ctx, model if mode == "fwd" else _OutputOnly(model), (x,), mode)
 
 
 class _OutputOnly(nn.Module):

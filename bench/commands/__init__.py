@@ -13,6 +13,7 @@ from bench.commands.ddp import Ddp
 from bench.commands.history import History
 from bench.commands.listing import List
 from bench.commands.overhead import Overhead
+from bench.commands.peak import Peak
 from bench.commands.report import Report
 from bench.commands.reproduce import Reproduce
 from bench.commands.run import Run
@@ -29,5 +30,6 @@ COMMANDS: tuple[Command, ...] = (
     Reproduce(),
     Overhead(),
     Ab(),
+    Peak(),
 )
 BY_NAME = {command.name: command for command in COMMANDS}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench import runs, signals
 from bench.commands.base import EPILOG, Command, add_run_options, describe_data, selector
+from bench.console import show
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FileError, UsageError, file_errors
 
 
@@ -41,6 +42,11 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
             " `python -m bench ddp --quick` runs them (or --tag distributed here)",
             flush=True,
         )
+    if skipped_modes := options.skipped():
+        reasons = "; ".join(sorted({entry["reason"] for entry in skipped_modes}))
+        print(f"bench: {len(skipped_modes)} case(s) skipped, their mode cannot run here: {reasons}", flush=True)
+    if eager_only := options.modes_not_taken():
+        print(f"bench: reference mode only (the axes they do not take): {'; '.join(eager_only)}", flush=True)
     for name, record in options.preflight(cases).items():  # data checked before anything is written
         print(f"bench: {name} data: {describe_data(record)}", flush=True)
     signals.check()
@@ -93,7 +99,7 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     if signals.received:
         print(f"bench: {signals.received[0]} arrived after the last case; the run is complete", flush=True)
     if saved.exists():
-        print(summary.render(RunRecord.from_json(run_dir)), flush=True)
+        show(summary.render(RunRecord.from_json(run_dir)))
     print(f"bench: results in {run_dir}", flush=True)
     if code == pytest.ExitCode.OK:
         return EXIT_OK, run_dir

@@ -29,7 +29,7 @@ class LeNet5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
-        x = x.view(x.size(0), -1)
+        x = torch.flatten(x, 1)  # any memory format (channels last too)
         return self.classifier(x)
 
 

@@ -93,7 +93,9 @@ class Training:
         self.model_name, self.epochs, self.lr, self.target = model, epochs, lr, target_accuracy
         self.model = MODELS[model]().to(ctx.device)  # initialised from the harness's seed
         self.initial_state = copy.deepcopy(self.model.state_dict())
-        self.net = wrap(self.model) if wrap else self.model  # what training steps call
+        # what training steps call: wrapped (DDP), then laid out and compiled as the case's mode asks
+        self.net = ctx.module(wrap(self.model) if wrap else self.model)
+        self.scaler = ctx.grad_scaler()
         self.backend = backend_for(ctx.device)
         if path == "tensor":
             loader, options = TensorLoader, {}
@@ -119,6 +121,19 @@ class Training:
         event.record()
         return event
 
+    def step(
+        self, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer, criterion: nn.Module
+    ) -> torch.Tensor:
+        """One training step in the case's execution mode (forward under its autocast, the loss scaled
+        under amp-fp16); the loss, detached."""
+        optimizer.zero_grad()
+        with self.ctx.autocast():
+            loss = criterion(self.net(self.ctx.laid_out(images)), labels)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        return loss.detach()
+
     def _train_epoch(
         self, optimizer: torch.optim.Optimizer, criterion: nn.Module
     ) -> tuple[float, float, float, float | None]:
@@ -128,11 +143,7 @@ class Training:
         losses = []
         start, start_event = time.perf_counter(), self._event()
         for images, labels in _timed_batches(iter(self.train_batches), wait):
-            optimizer.zero_grad()
-            loss = criterion(self.net(images), labels)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
+            losses.append(self.step(images, labels, optimizer, criterion))
         end_event = self._event()
         self.ctx.synchronize()
         seconds = time.perf_counter() - start
@@ -142,9 +153,9 @@ class Training:
     def _evaluate(self) -> float:
         self.model.eval()
         correct = torch.zeros((), dtype=torch.int64, device=self.ctx.device)
-        with torch.no_grad():
+        with torch.no_grad(), self.ctx.autocast():
             for images, labels in self.test_batches:
-                correct += (self.model(images).argmax(1) == labels).sum()
+                correct += (self.model(self.ctx.laid_out(images)).argmax(1) == labels).sum()
         return correct.item() / len(self.data.test_labels)
 
     def run(self, writer: Any | None = None) -> Training:
@@ -268,6 +279,7 @@ def preflight(settings: RunSettings) -> dict[str, Any]:
     items=lambda epochs, train_images, **_: epochs * train_images,
     timed_once=True,
     preflight=preflight,
+    modes=("compile", "precision", "memory_format"),
 )
 def cifar_train(
     ctx: RunContext,
