@@ -16,6 +16,7 @@ from bench.arguments import parse_number
 from bench.context import DATA_SOURCES, DETERMINISM_MODES, DataSettings, RunSettings
 from bench.errors import UsageError
 from bench.modes import AXES, REFERENCE
+from bench.profiling import DEFAULT_CALLS
 from bench.registry import DISTRIBUTED, KNOWN_SIZES, Case, Workload, plan, select, sources
 from bench.timing import RoundPolicy
 
@@ -78,6 +79,12 @@ OPTIONS = (
         "case-timeout",
         "seconds one case may take in all; past it the case is stopped and recorded as failed (default: no limit)",
         {"default": None},
+    ),
+    Option(
+        "profile",
+        "after each case's timed rounds, N more calls under torch.profiler: a Chrome trace and TensorBoard's"
+        f" profiler files in the run folder, the top operators in the record (N default {DEFAULT_CALLS})",
+        {"nargs": "?", "const": str(DEFAULT_CALLS), "default": None, "metavar": "N"},
     ),
     Option(
         "telemetry-hz",
@@ -192,6 +199,7 @@ class SuiteOptions:
     max_time: float | None
     case_timeout: float | None
     modes: dict[str, tuple[str, ...]] = field(hash=False)  # execution-mode values by axis (bench/modes.py)
+    profile: int | None = None  # --profile: calls profiled after each case's rounds
 
     @classmethod
     def parse(cls, ns: Any) -> SuiteOptions:
@@ -221,6 +229,7 @@ class SuiteOptions:
             params=tuple(ns.bench_param),
             max_time=_option_number("max-time", ns.bench_max_time, float, 0.0),
             case_timeout=_option_number("case-timeout", ns.bench_case_timeout, float, 0.001),
+            profile=_option_number("profile", ns.bench_profile, int, 1, 10_000),
             modes={
                 "compile": _axis_values("compile", ns.bench_compile),
                 "precision": _axis_values("precision", ns.bench_precision),
@@ -297,6 +306,8 @@ class SuiteOptions:
             policy = RoundPolicy(**{**policy.__dict__, "max_time": self.max_time})
         if self.case_timeout is not None:
             policy = RoundPolicy(**{**policy.__dict__, "case_timeout": self.case_timeout})
+        if self.profile is not None:
+            policy = RoundPolicy(**{**policy.__dict__, "profile_calls": self.profile})
         return policy
 
     def record(self) -> dict[str, Any]:

@@ -46,6 +46,7 @@ def profile_calls(
     save the trace into ``folder`` and summarize its top operators by self time per call."""
     if calls < 1:
         raise ValueError(f"calls to profile must be >= 1, got {calls}")
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # kineto's own log lines (errors only) off stderr
     import torch  # noqa: PLC0415
 
     activities = [torch.profiler.ProfilerActivity.CPU]

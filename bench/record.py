@@ -188,6 +188,8 @@ _EXECUTION = {
     "numerics": OBJECT,
 }
 _NUMERICS = {"checked": BOOLEAN, "max_error": SECONDS, "tolerance": SECONDS, "within": BOOLEAN}
+_PROFILE = {"calls": COUNT, "trace": NAME, "tensorboard": NAME, "folder": TEXT, "top": OBJECTS}
+_OPERATOR = {"name": TEXT, "self_s": SECONDS, "calls": SECONDS, "share": FRACTION}
 
 
 # -- schema versions --------------------------------------------------------------------------------
@@ -312,6 +314,7 @@ class CaseResult:
     # how it ran: execution mode (compile, precision, memory_format), float32 math switches, first
     # call's seconds, graphs compiled, numerics against the reference mode (bench/modes.py)
     execution: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None  # --profile: trace files and top operators (bench/profiling.py)
     # pytest-benchmark's own fields of the entry (name, fullname, group, param, params, options),
     # kept as read so that a record written back is the same record
     entry: dict[str, Any] = field(default_factory=dict)
@@ -342,6 +345,9 @@ class CaseResult:
         info.child("telemetry").child("gpu").check(_GPU_TELEMETRY)
         execution = info.section("execution", _EXECUTION)
         info.child("execution").child("numerics").check(_NUMERICS)
+        profile = info.section("profile", _PROFILE)
+        for operator in info.child("profile").children("top"):
+            operator.check(_OPERATOR, required=True)
         return cls(
             id=case_id,
             workload=info.get("workload", NAME) or name or "?",
@@ -367,6 +373,7 @@ class CaseResult:
             telemetry=info.get("telemetry", OBJECT),
             cuda_max_memory_allocated=info.get("cuda_max_memory_allocated", COUNT),
             execution=execution,
+            profile=profile,
             entry={k: v for k, v in entry.items() if k not in ("stats", "extra_info")},
         )
 
@@ -400,6 +407,7 @@ class CaseResult:
             "cuda_max_memory_allocated": self.cuda_max_memory_allocated,
             "telemetry": self.telemetry,
             "execution": self.execution,
+            "profile": self.profile,
         }
         return info | {key: value for key, value in optional.items() if value is not None}
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench import peak_cache
 from bench.ab import plot as ab_plot
 from bench.ab import store as ab_store
 from bench.errors import BenchError, UsageError
@@ -29,13 +30,18 @@ from bench.modes import AXES, Mode
 from bench.plotting import file_name, literal_text, log_scale
 from bench.progress import Terminal, run_steps
 from bench.record import FINITE, NAME, CaseResult, RunRecord
+from bench.roofline import RooflinePoint, Roofs, datasheet_roofs, measured_roofs, percent_of_peak, roofline_plot
 from bench.runs import read_json, staged_folder, write_atomic
 from bench.stats import ratio_interval
 from bench.summary import duration
 
 NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
 SPEEDUP_CONFIDENCE = 0.95
-INTERNAL = ["samples", "variant"]  # the table's columns for the report's own arithmetic, left out of results.csv
+INTERNAL = [
+    "samples",
+    "variant",
+    "profile_top",
+]  # the table's columns for the report's own arithmetic, left out of results.csv
 
 
 @dataclass
@@ -153,14 +159,58 @@ def _execution(case: CaseResult) -> dict[str, Any]:
         "max_error": numerics.get("max_error"),
         "tolerance": numerics.get("tolerance"),
         "drifted": numerics.get("within") is False,
+        "profile_top": (case.profile or {}).get("top"),
     }
+
+
+def _roofs(record: RunRecord, case: CaseResult) -> tuple[str, Roofs | None, Roofs | None]:
+    """The precision a result computed in (its dtype, or its mode's where that overrides float32), and
+    the roofs of its device for it: measured by ``bench peak`` on that machine (its cache, where the
+    report is made), and the card's datasheet."""
+    mode = Mode.of(case.params).precision
+    precision = (case.dtype or "float32") if mode == "fp32" else mode
+    machine = record.machine_info
+    gpu = record.gpu_names[0] if record.gpu_names and case.device_type == "cuda" else None
+    measured = peak_cache.load(
+        {
+            "device_type": case.device_type,
+            "device_name": gpu if case.device_type == "cuda" else machine.get("cpu_model"),
+            "cpu_count": machine.get("cpu_count"),
+            "torch": record.torch_version,
+        }
+    )
+    return precision, measured_roofs(measured, precision), datasheet_roofs(gpu, precision)
+
+
+def _of_peak(record: RunRecord, case: CaseResult) -> dict[str, Any]:
+    """A result's share of its device's peak (measured and datasheet): of the FLOP roof for a result
+    with FLOPs, else of the bandwidth roof; which roof limits it where it has both."""
+    precision, measured, sheet = _roofs(record, case)
+    rates = case.rates or {}
+    ours, theirs = (
+        percent_of_peak(rates.get("gflops"), rates.get("gbytes_per_s"), roofs) for roofs in (measured, sheet)
+    )
+    return {
+        "precision": precision,
+        "pct_of_measured_peak": _first(ours["flops_pct"], ours["bandwidth_pct"]),
+        "pct_of_datasheet_peak": _first(theirs["flops_pct"], theirs["bandwidth_pct"]),
+        "bound": ours["bound"] or theirs["bound"],
+        "roofs": [roofs for roofs in (measured, sheet) if roofs is not None],
+    }
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
 
 
 def tidy(collection: Collection) -> pd.DataFrame:
     """One row per benchmark result, whatever run, device or machine it came from: ``case`` its full
     id, to join on; ``label`` its short label, to show."""
     results = [(path, record, case) for path, record in collection.records for case in record.cases]
-    rows = [_row(*result, label) for result, label in zip(results, collection.labels()[0], strict=True)]
+    rows = [
+        _row(*result, label) | _of_peak(result[1], result[2])
+        for result, label in zip(results, collection.labels()[0], strict=True)
+    ]
     if not rows:
         raise UsageError("the run records hold no benchmark results")
     return pd.DataFrame(rows)
@@ -282,6 +332,17 @@ def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = ()) 
         hit = table[table[column].fillna(False).astype(bool)]
         if len(hit):
             found.append(f"{what} {len(hit)} results: " + ", ".join(hit.label[:8]))
+    rated = table[table.gflops.notna() | table.gbytes_per_s.notna()]
+    if len(rated) and rated.pct_of_measured_peak.isna().all():
+        found.append(
+            "no `bench peak` result for these machines here: no % of measured peak (run `python -m bench peak`)"
+        )
+    over = table[table.pct_of_measured_peak > 100]
+    if len(over):
+        found.append(
+            f"{len(over)} results above 100 % of the measured peak (data that fits a cache the peak's copy avoids,"
+            f" or a peak measured on a busier machine): {', '.join(over.label[:8])}"
+        )
     drifted = table[table.drifted]
     if len(drifted):
         found.append(
@@ -333,7 +394,12 @@ def _timings_view(table: pd.DataFrame) -> pd.DataFrame:
     view["median"] = view.median_s.map(lambda s: "-" if pd.isna(s) else f"{s * 1e3:.4g} ms")
     view["iqr/median"] = view.iqr_rel.map(lambda r: "" if pd.isna(r) else f"{r:.1%}" + (" NOISY" if r > NOISY else ""))
     view["rate"] = [_rate(*rates) for rates in zip(view.gflops, view.gbytes_per_s, view.items_per_s, strict=True)]
-    return view.rename(columns={"label": "case"})[["case", "device_type", "median", "iqr/median", "rate", "run"]]
+    view["of peak (measured, datasheet)"] = [
+        ", ".join("-" if pd.isna(pct) else f"{pct:.0f}%" for pct in pcts) if any(pd.notna(p) for p in pcts) else ""
+        for pcts in zip(table.pct_of_measured_peak, table.pct_of_datasheet_peak, strict=True)
+    ]
+    columns = ["case", "device_type", "median", "iqr/median", "rate", "of peak (measured, datasheet)", "run"]
+    return view.rename(columns={"label": "case"})[columns]
 
 
 def _bar_names(group: pd.DataFrame) -> list[str]:
@@ -548,6 +614,28 @@ def _drift(row: pd.Series) -> str:
     return f"{row.max_error:.1e} / {row.tolerance:.0e}" + (" DRIFT" if row.drifted else "")
 
 
+def _profile_section(table: pd.DataFrame, most: int = 5) -> list[Section]:
+    """Where each profiled case's time went (``--profile``): its top operators by self time."""
+    profiled = table[table.profile_top.notna()]
+    if profiled.empty:
+        return []
+    rows = [
+        {
+            "case": label,
+            "operator": op["name"],
+            "self time per call": duration(op["self_s"]),
+            "share": f"{op['share']:.0%}",
+        }
+        for label, top in zip(profiled.label, profiled.profile_top, strict=True)
+        for op in top[:most]
+    ]
+    note = (
+        "calls profiled after each case's timed rounds (never among them); traces for Chrome or Perfetto and"
+        " TensorBoard's profiler plugin in each run's artifacts/profile/<case>/"
+    )
+    return [Section("Profiles: top operators by self time", [note], pd.DataFrame(rows))]
+
+
 def _scaling_section(jobs: pd.DataFrame) -> list[Section]:
     if jobs.empty:
         return []
@@ -596,6 +684,8 @@ class _Report:
                 steps.append((f"timings plot: {family}", partial(self._draw, timings_plot, family, members)))
             steps.append(("speedup plot", lambda: self._draw(speedup_plot, self.ratios)))
             steps.append(("execution modes plot", lambda: self._draw(mode_plot, self.modes)))
+            for (device, precision), members in self._roofline_groups():
+                steps.append((f"roofline: {device}, {precision}", partial(self._roofline, device, precision, members)))
             steps.append(("GPU timelines", self._timelines))
             steps.append(("training curves", lambda: self._draw(training_curves, self.collection)))
         for number, (path, record) in enumerate(self.collection.head_to_heads, 1):
@@ -610,6 +700,24 @@ class _Report:
         self.images += [image] if image else []
         return image.name if image else "nothing to draw"
 
+    def _roofline_groups(self) -> list[tuple[tuple[str, str], pd.DataFrame]]:
+        """Results with both FLOPs and bytes, by device and precision, where a roof is known for them."""
+        assert self.table is not None
+        table = self.table
+        drawn = table[table.gflops.notna() & table.gbytes_per_s.notna() & table.roofs.map(bool)]
+        device = drawn.gpu_name.fillna(drawn.machine.str.split(" / ").str[-1])
+        return list(drawn.groupby([device, drawn.precision]))
+
+    def _roofline(self, device: str, precision: str, members: pd.DataFrame) -> str:
+        points = [
+            RooflinePoint(label, gflops * 1e9 * median, gbytes * 1e9 * median, median)
+            for label, gflops, gbytes, median in zip(
+                members.label, members.gflops, members.gbytes_per_s, members.median_s, strict=True
+            )
+        ]
+        roofs = list({roof.source: roof for found in members.roofs for roof in found}.values())
+        return self._draw(roofline_plot, points, roofs, f"{device}, {precision}")
+
     def _tables(self) -> str:
         table = self.table
         assert table is not None  # a step only where there are results
@@ -620,6 +728,7 @@ class _Report:
             Section("Doubts", doubts(table, self.collection.skipped, self.collection.failures()) or ["none found"]),
             _speedup_section(self.ratios),
             *_modes_section(self.modes, table),
+            *_profile_section(table),
             *_scaling_section(scaling(table)),
         ]
         self.tail.append(Section("Timings", [], _timings_view(table)))

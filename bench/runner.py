@@ -36,6 +36,7 @@ from bench import envinfo, signals, telemetry, timing
 from bench.context import RunContext
 from bench.digest import result_sha256
 from bench.modes import Mode, drift, float32_math, tensors
+from bench.profiling import profile_calls
 from bench.record import CaseResult, RunRecord
 from bench.registry import Case, Prepared
 from bench.runs import write_json
@@ -226,6 +227,8 @@ def _measure(
         result.rates = {"basis": basis, "median_s": median, **work.rates(median)}
     if prepared.metrics is not None:
         result.metrics = prepared.metrics()
+    if policy.profile_calls and not once:  # extra calls after the timed rounds, never among them
+        result.profile = _profile(case, ctx, prepared, policy.profile_calls)
     if cuda:
         result.cuda_max_memory_allocated = torch.cuda.max_memory_allocated(ctx.device)
     if sampler is not None:
@@ -259,6 +262,17 @@ def _numerics(
     if not math.isfinite(error):
         return {"checked": True, "tolerance": tolerance, "within": False, "why": "non-finite values in either result"}
     return {"checked": True, "max_error": error, "tolerance": tolerance, "within": error <= tolerance}
+
+
+def _profile(case: Case, ctx: RunContext, prepared: Prepared, calls: int) -> dict[str, Any] | None:
+    """``calls`` more calls under torch.profiler, into ``artifacts/profile/<case>/`` (a scratch folder
+    outside a run): the trace files and the top operators by self time."""
+    name = case.id.replace("/", "_")
+    folder = ctx.artifact_dir(f"profile/{name}") or ctx.scratch / "profile" / name
+    summary = profile_calls(prepared.call, ctx.device, calls, folder, case.id, ctx.synchronize)
+    if ctx.artifacts is not None:
+        summary["folder"] = str(folder.relative_to(ctx.artifacts))
+    return summary
 
 
 def _statistics(per_call: list[float], plan: RoundPlan) -> dict[str, Any] | None:

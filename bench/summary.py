@@ -7,6 +7,7 @@ mark, and the rate that matters for the case; failures with their reasons. Lines
 from __future__ import annotations
 
 from bench.labels import Described, from_id, short_labels
+from bench.profiling import top_lines
 from bench.record import CaseResult, RunRecord
 
 WIDTH = 120
@@ -138,6 +139,11 @@ def render(record: RunRecord, brief: bool = False, full: bool = False) -> str:
             _short(f"  {label}: {entry['error']}", WIDTH)
             for label, entry in zip(fail_labels, record.failed, strict=True)
         ]
+    profiled = [(label, case) for label, case in zip(labels, shown, strict=True) if case.profile]
+    if profiled:  # --profile: where each case's time went (bench/profiling.py)
+        lines += ["", f"profiled ({len(profiled)}): top operators by self time per call, traces in artifacts/profile/"]
+        for label, case in profiled:
+            lines += [_short(f"  {label}: " + "; ".join(top_lines(case.profile, 3)), WIDTH)]
     skipped = record.selection.get("skipped") or []
     if skipped:  # modes the device or dtype cannot run (bench/modes.py)
         reasons = "; ".join(sorted({entry["reason"] for entry in skipped}))

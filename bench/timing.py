@@ -108,6 +108,7 @@ class RoundPolicy:
     round_time: float = 0.01  # seconds one round should last, at least
     max_time: float = 2.0  # seconds of timed rounds per benchmark, roughly
     case_timeout: float | None = None  # seconds a whole case may take (build, calibration, rounds)
+    profile_calls: int = 0  # extra calls under torch.profiler after the timed rounds (--profile)
 
     @classmethod
     def quick(cls) -> RoundPolicy:

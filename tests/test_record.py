@@ -442,7 +442,7 @@ def test_a_report_of_plain_pytest_benchmark_files_has_no_rates(
         del entry["extra_info"]
     code, printed = bench(capsys, "report", run_folder(tmp_path / "run", data), "--out", tmp_path / "report")
     assert code == 0, printed
-    assert "| mm[op=mm] |  | 0.009453 ms | 6.7% | - | run |" in (tmp_path / "report" / "report.md").read_text()
+    assert "| mm[op=mm] |  | 0.009453 ms | 6.7% | - |  | run |" in (tmp_path / "report" / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

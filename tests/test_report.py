@@ -20,9 +20,10 @@ import pytest
 from matplotlib.axes import Axes
 from processes import run_python
 
-from bench import report
+from bench import peak_cache, report
 from bench.errors import UsageError
 from bench.progress import Stream
+from bench.record import RunRecord
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
 
@@ -280,3 +281,37 @@ def test_report_cli_gives_one_line_for_a_foreign_file(tmp_path: Path) -> None:
         == f"bench: error: {foreign}: not a pytest-benchmark JSON file (no 'benchmarks' list or 'machine_info')"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_results_are_put_beside_the_machines_measured_peak(
+    cpu_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CONSTRUCTED `bench peak` result for the fixture's machine (500 GFLOP/s float32, 20 GB/s copy)
+    in the cache the report reads: the mm results get their share of it and a roofline."""
+    monkeypatch.setenv("BENCH_RESULTS", str(tmp_path / "results"))
+    record = RunRecord.from_json(cpu_run)
+    print_ = {
+        "device_type": "cpu",
+        "device_name": record.machine_info["cpu_model"],
+        "cpu_count": record.machine_info["cpu_count"],
+        "torch": record.torch_version,
+    }
+    peak_cache.save(
+        {
+            "version": peak_cache.VERSION,
+            "fingerprint": print_,
+            "max_n": 128,
+            "matmul": {p: {"best_gflops": 500.0, "best_n": 128, "sweep": []} for p in peak_cache.PRECISIONS["cpu"]},
+            "copy": {"best_gbps": 20.0, "best_mib": 256, "sweep": []},
+            "measured_at": "2026-12-01T00:00:00+00:00",
+            "probe_s": 1.0,
+        }
+    )
+    report.build([cpu_run], tmp_path / "report")
+    csv = pd.read_csv(tmp_path / "report" / "results.csv")
+    mm = csv[csv.workload == "mm"]
+    assert list(mm.pct_of_measured_peak.round(6)) == list((mm.gflops / 500 * 100).round(6))
+    assert set(mm.bound) == {"memory"}, "64 x 64 products: below the ridge of 25 FLOP/byte"
+    assert mm.pct_of_datasheet_peak.isna().all(), "no datasheet for a CPU"
+    assert list((tmp_path / "report").glob("roofline_*float32.png"))
+    assert "| 55.5 GFLOP/s | 11%, - |" in (tmp_path / "report" / "report.md").read_text()

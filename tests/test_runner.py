@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,14 @@ from fakes import FakeDevice
 from bench import timing
 from bench.compare import Thresholds, compare
 from bench.context import RunContext, RunSettings
+from bench.errors import UsageError
+from bench.options import SuiteOptions, suite_namespace
+from bench.profiling import DEFAULT_CALLS
+from bench.record import RunRecord
 from bench.registry import all_workloads, plan, select
 from bench.runner import run_case, run_cases, time_rounds
 from bench.suite.test_workloads import fixture_rounds
+from bench.summary import render
 from bench.timing import RoundPlan, RoundPolicy, round_clock
 
 QUICK = RoundPolicy(warmup_rounds=1, min_rounds=3, max_rounds=10, round_time=0.001, max_time=0.02)
@@ -115,3 +121,32 @@ def test_a_record_of_the_previous_schema_compares_with_a_new_one(ctx, tmp_path) 
     result = compare(old, new, Thresholds.parse([]), allow_mismatch=True)  # another day's machine
     assert sorted(v.case for v in result.verdicts) == ["mm/n=64/op=matmul/float32", "mm/n=64/op=mm/float32"]
     assert not result.only_current and not result.different_results
+
+
+def test_profiled_calls_come_after_the_rounds_into_the_run_folder(tmp_path: Path) -> None:
+    """--profile: extra calls under torch.profiler, their trace in the run's artifacts, the top
+    operators in the record and in the summary."""
+    context = RunContext(RunSettings(device="cpu", seed=0), artifacts=tmp_path)
+    context.apply()
+    policy = RoundPolicy(**{**QUICK.__dict__, "profile_calls": 2})
+    result = run_case(_mm_case(), context, policy)
+    rounds = len(result.stats["data"])
+    folder = tmp_path / "artifacts" / "profile" / "mm_n=64_op=mm_float32"
+    assert result.profile["folder"] == "artifacts/profile/mm_n=64_op=mm_float32" and result.profile["calls"] == 2
+    assert json.loads((folder / "trace.json").read_text())["traceEvents"]
+    assert list((folder / "tensorboard").glob("*.pt.trace.json"))
+    assert result.profile["top"] and result.profile["top"][0]["name"].startswith("aten::")
+    assert rounds == result.plan["rounds"], "the profiled calls are not among the timed rounds"
+    record = RunRecord(cases=[result], context=context.record())
+    again = RunRecord.from_dict(json.loads(record.to_json()), "test")
+    assert again.cases[0].profile == result.profile
+    assert "profiled (1): top operators" in render(again) and "\n  mm: aten::" in render(again)
+
+
+def test_the_profile_option_takes_a_count_or_its_default() -> None:
+    def parsed(*values: str | None) -> int | None:
+        return SuiteOptions.parse(suite_namespace(bench_profile=values[0])).policy().profile_calls
+
+    assert parsed(None) == 0 and parsed("3") == 3 and parsed(str(DEFAULT_CALLS)) == 10
+    with pytest.raises(UsageError, match="--profile"):
+        parsed("0")
