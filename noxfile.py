@@ -64,12 +64,15 @@ def lint(session: nox.Session) -> None:
 
 
 def pytest(session: nox.Session, *args: str) -> None:
-    # nox: the bad-input tests drive its sessions as users do; hypothesis: the record fuzz
-    install_suite(session, "nox", "hypothesis")
+    # nox: the bad-input tests drive its sessions as users do; hypothesis: the record fuzz;
+    # pytest-xdist: the slow tier's files on two workers (its tests mostly wait on subprocesses)
+    install_suite(session, "nox", "hypothesis", "pytest-xdist")
     session.run("pytest", "-p", "no:cacheprovider", *args, *session.posargs)
 
 
 FAST_TIER: dict[str, str] = {}  # the virtualenv `tests` made, which `tests-slow` runs in after it
+# two workers, a test file each at a time (module fixtures run once); the 15 slowest tests listed
+SLOW_TIER_OPTIONS = ("-n", "2", "--dist", "loadfile", "--durations=15")
 
 
 @nox.session
@@ -86,7 +89,7 @@ def tests_slow(session: nox.Session) -> None:
     in subprocesses, the long record fuzz."""
     session.run(
         str(Path(FAST_TIER["bin"]) / "python"),
-        *("-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "slow", "--durations=15", *session.posargs),
+        *("-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "slow", *SLOW_TIER_OPTIONS, *session.posargs),
         env={"PATH": os.pathsep.join([FAST_TIER["bin"], os.environ["PATH"]]), "VIRTUAL_ENV": FAST_TIER["location"]},
         external=True,
     )

@@ -1,7 +1,13 @@
-"""Shared fixtures: a CPU run context and a way to run any case's timed call once."""
+"""Shared fixtures: a CPU run context and a way to run any case's timed call once.
+
+Under pytest-xdist (the slow tier runs on two workers), a worker's ``PYTEST_XDIST_*`` variables are
+dropped here, so that the suites and nox sessions the tests start as users do are not taken for
+xdist workers themselves (pytest-benchmark would write no record in them).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +15,9 @@ import pytest
 
 from bench.context import RunContext, RunSettings
 from bench.registry import Case, Prepared, all_workloads
+
+for _name in [name for name in os.environ if name.startswith("PYTEST_XDIST_")]:
+    del os.environ[_name]
 
 
 @pytest.fixture
