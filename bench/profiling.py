@@ -125,3 +125,37 @@ def top_lines(summary: dict[str, Any], most: int = 5) -> list[str]:
         name = op["name"] if len(op["name"]) <= room else op["name"][: room - 1] + "…"
         lines.append(name + tail)
     return lines
+
+
+BUSY_CALLS = 5  # calls timed for the device's busy time: a few, after the rounds
+LAUNCH_BOUND = 0.5  # a device running kernels under half of each call's time waits on the host
+
+
+def device_busy(call: Callable[[], Any], calls: int, synchronize: Callable[[], None]) -> float:
+    """Seconds per call a GPU spends running kernels (CUDA activity under the profiler, kernels
+    summed): set against the call's time, how much of it the device was busy rather than waiting
+    for the host to launch the next kernel."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")
+    import torch  # noqa: PLC0415
+
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    synchronize()
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(calls):
+            call()
+        synchronize()
+    return kernel_seconds(prof.key_averages()) / calls
+
+
+def kernel_seconds(averages: EventList) -> float:
+    """The device-side rows' time (the kernels themselves), in seconds."""
+    import torch  # noqa: PLC0415
+
+    micro = sum(row.self_device_time_total for row in averages if row.device_type == torch.autograd.DeviceType.CUDA)
+    return micro * 1e-6
+
+
+def launch_bound(busy_s: float, per_call_s: float) -> dict[str, Any]:
+    """The busy share of a call's device time, and whether the host, not the GPU, sets its pace."""
+    fraction = min(busy_s / per_call_s, 1.0) if per_call_s > 0 else 0.0  # overlapping streams: at most 1
+    return {"device_busy_s": busy_s, "device_busy_fraction": fraction, "launch_bound": fraction < LAUNCH_BOUND}

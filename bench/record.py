@@ -186,6 +186,9 @@ _EXECUTION = {
     "graphs": COUNT,
     "recompiles": COUNT,
     "numerics": OBJECT,
+    "device_busy_s": SECONDS,
+    "device_busy_fraction": FRACTION,
+    "launch_bound": BOOLEAN,
 }
 _NUMERICS = {"checked": BOOLEAN, "max_error": SECONDS, "tolerance": SECONDS, "within": BOOLEAN}
 _PROFILE = {"calls": COUNT, "trace": NAME, "tensorboard": NAME, "folder": TEXT, "top": OBJECTS}

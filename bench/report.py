@@ -160,6 +160,8 @@ def _execution(case: CaseResult) -> dict[str, Any]:
         "tolerance": numerics.get("tolerance"),
         "drifted": numerics.get("within") is False,
         "profile_top": (case.profile or {}).get("top"),
+        "device_busy_fraction": execution.get("device_busy_fraction"),
+        "launch_bound": execution.get("launch_bound") is True,
     }
 
 
@@ -239,6 +241,8 @@ def ratios(baseline: pd.DataFrame, candidate: pd.DataFrame, keys: list[str]) -> 
             "low": [low for low, _ in intervals],
             "high": [high for _, high in intervals],
             "first_call_s": both.first_call_s,
+            "baseline_case": both.case_base,
+            "machine": both.machine,
         }
     )
 
@@ -342,6 +346,12 @@ def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = ()) 
         found.append(
             f"{len(over)} results above 100 % of the measured peak (data that fits a cache the peak's copy avoids,"
             f" or a peak measured on a busier machine): {', '.join(over.label[:8])}"
+        )
+    waiting = table[table.launch_bound]
+    if len(waiting):
+        found.append(
+            f"{len(waiting)} GPU results are LAUNCH-BOUND (kernels ran under half of each call's time: the host"
+            f" sets the pace; compare --compile reduce-overhead, CUDA graphs): {', '.join(waiting.label[:8])}"
         )
     drifted = table[table.drifted]
     if len(drifted):
@@ -595,6 +605,14 @@ def _modes_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
             "drift / tolerance": [_drift(drift.loc[case]) for case in found.case],
         }
     )
+    if table.device_busy_fraction.notna().any():  # on a GPU: how busy the device was, mode against reference
+        busy = table.set_index(["case", "device_type", "machine"]).device_busy_fraction.to_dict()
+        shown["device busy"] = [
+            _busy(busy.get((ref, device, machine)), busy.get((case, device, machine)))
+            for ref, case, device, machine in zip(
+                found.baseline_case, found.case, found.device_type, found.machine, strict=True
+            )
+        ]
     note = (
         "speedup = median of the reference mode (eager, fp32, contiguous) of the same case / median of the mode;"
         " first call: the mode's first call, in which torch.compile compiles (Inductor's on-disk cache makes a"
@@ -602,6 +620,11 @@ def _modes_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
         " time is paid back by faster calls; drift: max |mode - reference| / max |reference| of the first result"
     )
     return [Section("Execution modes", [note], shown)]
+
+
+def _busy(reference: float | None, mode: float | None) -> str:
+    shown = ["-" if value is None or pd.isna(value) else f"{value:.0%}" for value in (reference, mode)]
+    return " -> ".join(shown)
 
 
 def _calls(count: float) -> str:

@@ -36,7 +36,7 @@ from bench import envinfo, signals, telemetry, timing
 from bench.context import RunContext
 from bench.digest import result_sha256
 from bench.modes import Mode, drift, float32_math, tensors
-from bench.profiling import profile_calls
+from bench.profiling import BUSY_CALLS, device_busy, launch_bound, profile_calls
 from bench.record import CaseResult, RunRecord
 from bench.registry import Case, Prepared
 from bench.runs import write_json
@@ -229,6 +229,9 @@ def _measure(
         result.metrics = prepared.metrics()
     if policy.profile_calls and not once:  # extra calls after the timed rounds, never among them
         result.profile = _profile(case, ctx, prepared, policy.profile_calls)
+    if cuda and not once and result.device_time:  # is the GPU busy, or waiting on kernel launches?
+        busy = device_busy(prepared.call, BUSY_CALLS, ctx.synchronize)
+        execution.update(launch_bound(busy, result.device_time["median_s"]))
     if cuda:
         result.cuda_max_memory_allocated = torch.cuda.max_memory_allocated(ctx.device)
     if sampler is not None:

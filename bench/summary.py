@@ -24,10 +24,17 @@ def duration(seconds: float) -> str:
 
 
 def rate(case: CaseResult) -> str:
-    """The rate that matters, and DRIFT where the case's execution mode computed beyond its tolerance
-    from the reference mode's result (docs/modes.md)."""
-    numerics = (case.execution or {}).get("numerics") or {}
-    return _rate(case) + (" DRIFT" if numerics.get("within") is False else "")
+    """The rate that matters; DRIFT where the case's execution mode computed beyond its tolerance from
+    the reference mode's result, LAUNCH-BOUND where its GPU ran kernels under half of each call's time
+    (docs/modes.md)."""
+    execution = case.execution or {}
+    numerics = execution.get("numerics") or {}
+    flags = [
+        flag
+        for flag, on in (("DRIFT", numerics.get("within") is False), ("LAUNCH-BOUND", execution.get("launch_bound")))
+        if on
+    ]
+    return " ".join([_rate(case), *flags])
 
 
 def _rate(case: CaseResult) -> str:

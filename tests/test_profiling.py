@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 
+from bench import profiling
 from bench.profiling import DEFAULT_CALLS, WIDTH, profile_calls, top_lines
 
 CPU = torch.device("cpu")
@@ -107,3 +108,22 @@ def test_top_lines_fit_the_table(tmp_path: Path) -> None:
 
 def test_profile_without_a_number_means_ten_calls() -> None:
     assert DEFAULT_CALLS == 10
+
+
+def test_launch_bound_is_a_device_busy_under_half_of_each_call() -> None:
+    """The classification the CUDA path records (no GPU here: the numbers are given)."""
+    waiting = profiling.launch_bound(busy_s=10e-6, per_call_s=50e-6)
+    assert waiting == {"device_busy_s": 10e-6, "device_busy_fraction": pytest.approx(0.2), "launch_bound": True}
+    busy = profiling.launch_bound(busy_s=23e-6, per_call_s=24e-6)
+    assert busy["launch_bound"] is False and busy["device_busy_fraction"] == pytest.approx(23 / 24)
+    assert profiling.launch_bound(busy_s=3e-6, per_call_s=2e-6)["device_busy_fraction"] == 1.0, "streams overlap"
+
+
+def test_kernel_seconds_sum_the_device_side_rows_only() -> None:
+    class Row:
+        def __init__(self, device: str, micro: float) -> None:
+            self.device_type = getattr(torch.autograd.DeviceType, device)
+            self.self_device_time_total = micro
+
+    rows = [Row("CUDA", 30.0), Row("CUDA", 12.0), Row("CPU", 500.0)]
+    assert profiling.kernel_seconds(rows) == pytest.approx(42e-6)
