@@ -423,47 +423,46 @@ def _bar_names(group: pd.DataFrame) -> list[str]:
     ]
 
 
-def timings_plot(family: str, members: pd.DataFrame, out: Path) -> Path:
-    """One family's timings as bars with IQR whiskers, on a log scale."""
+def _bars(
+    names: list[str], values: Any, errors: Any, color: str, xlabel: str, title: str, path: Path, ratio: bool = False
+) -> Path:
+    """Horizontal bars with error whiskers on a log scale (ratios: 1, no change, marked by a line), saved."""
     import matplotlib.pyplot as plt  # noqa: PLC0415 - slow import, only for reports
 
-    group = members.sort_values(["label", "device_type", "run"]).tail(40)
-    fig, ax = plt.subplots(figsize=(9, 0.25 * len(group) + 1.5))
-    ax.barh(_bar_names(group), group.median_s * 1e3, xerr=group.iqr_s.fillna(0) * 1e3 / 2, color="#4477aa")
+    fig, ax = plt.subplots(figsize=(9, 0.25 * len(names) + 1.5))
+    ax.barh(names, values, xerr=errors, color=color)
+    if ratio:
+        ax.axvline(1, color="black", linewidth=0.8)
     log_scale(ax, "x")
-    ax.set_xlabel("median time per call, ms (bars: IQR)")
-    ax.set_title(f"{family}: timings")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
-    path = out / f"timings_{file_name(family)}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
+def timings_plot(family: str, members: pd.DataFrame, out: Path) -> Path:
+    """One family's timings as bars with IQR whiskers, on a log scale."""
+    group = members.sort_values(["label", "device_type", "run"]).tail(40)
+    errors = group.iqr_s.fillna(0) * 1e3 / 2
+    xlabel = "median time per call, ms (bars: IQR)"
+    path = out / f"timings_{file_name(family)}.png"
+    return _bars(_bar_names(group), group.median_s * 1e3, errors, "#4477aa", xlabel, f"{family}: timings", path)
+
+
 def ratio_plot(found: pd.DataFrame, title: str, axis: str, name: str, out: Path) -> Path | None:
     """Ratios (speedups) with their bootstrap intervals, one bar a case; none where there are none."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
     if found.empty:
         return None
     ordered = found.sort_values("speedup").tail(40)
     names = list(ordered.label)
     if ordered.device_type.nunique() > 1:  # one case on several devices: told apart
         names = [f"{label} [{device}]" for label, device in zip(names, ordered.device_type, strict=True)]
-    fig, ax = plt.subplots(figsize=(9, 0.25 * len(ordered) + 1.5))
     errors = np.array([ordered.speedup - ordered.low, ordered.high - ordered.speedup]).clip(min=0)
-    ax.barh(names, ordered.speedup, xerr=errors, color="#228833")
-    ax.axvline(1, color="black", linewidth=0.8)
-    log_scale(ax, "x")
-    ax.set_xlabel(f"{axis} (bars: 95 % bootstrap interval)")
-    ax.set_title(title)
-    ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    path = out / f"{name}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    xlabel = f"{axis} (bars: 95 % bootstrap interval)"
+    return _bars(names, ordered.speedup, errors, "#228833", xlabel, title, out / f"{name}.png", ratio=True)
 
 
 def speedup_plot(ratios: pd.DataFrame, out: Path) -> Path | None:
@@ -573,18 +572,19 @@ def _context(table: pd.DataFrame) -> Section:
 def _speedup_section(ratios: pd.DataFrame) -> Section:
     if ratios.empty:
         return Section("CPU vs GPU", ["No case was measured on both a CPU and a GPU."])
-    shown = pd.DataFrame(
-        {
-            "case": ratios.label,
-            "dtype": ratios.dtype,
-            "speedup": ratios.speedup.map("{:.2f}x".format),
-            "95 % interval": [
-                f"{low:.2f}..{high:.2f}" if np.isfinite(low) else "n/a: one round"
-                for low, high in zip(ratios.low, ratios.high, strict=True)
-            ],
-        }
-    )
+    shown = pd.DataFrame({"case": ratios.label, "dtype": ratios.dtype, **_speedup_columns(ratios)})
     return Section("CPU vs GPU", crossovers(ratios), shown)
+
+
+def _speedup_columns(found: pd.DataFrame) -> dict[str, Any]:
+    """A ratio table's speedup and its interval, as shown."""
+    return {
+        "speedup": found.speedup.map("{:.2f}x".format),
+        "95 % interval": [
+            f"{low:.2f}..{high:.2f}" if np.isfinite(low) else "n/a: one round"
+            for low, high in zip(found.low, found.high, strict=True)
+        ],
+    }
 
 
 def _modes_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
@@ -595,11 +595,7 @@ def _modes_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
         {
             "case": found.label,
             "device": found.device_type,
-            "speedup": found.speedup.map("{:.2f}x".format),
-            "95 % interval": [
-                f"{low:.2f}..{high:.2f}" if np.isfinite(low) else "n/a: one round"
-                for low, high in zip(found.low, found.high, strict=True)
-            ],
+            **_speedup_columns(found),
             "first call": [duration(s) if pd.notna(s) else "-" for s in found.first_call_s],
             "break-even calls": [_calls(n) for n in found.break_even_calls],
             "drift / tolerance": [_drift(drift.loc[case]) for case in found.case],
