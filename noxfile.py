@@ -33,7 +33,13 @@ STOPPING = {"interrupt_timeout": 1.0, "terminate_timeout": 60.0}
 
 PINS = ("-c", "envs/dev.txt")
 DOCKERFILES = ("Dockerfile.cpu", "Dockerfile.cuda")
-SHELL_SCRIPTS = (".ci/run", ".ci/containers", ".ci/podman-env.sh", "scripts/gpu-check.sh")
+SHELL_SCRIPTS = (
+    ".ci/run",
+    ".ci/containers",
+    ".ci/podman-env.sh",
+    "scripts/gpu-check.sh",
+    "examples/cluster/slurm/bench.sbatch",
+)
 IMAGE_USER = 10001  # the images' non-root user (Dockerfile.cpu/.cuda)
 DATA_CACHE = Path.home() / ".cache" / "torch-bench-suite" / "data"  # the suite's own default
 
@@ -65,8 +71,9 @@ def lint(session: nox.Session) -> None:
 
 def pytest(session: nox.Session, *args: str) -> None:
     # nox: the bad-input tests drive its sessions as users do; hypothesis: the record fuzz;
-    # pytest-xdist: the slow tier's files on two workers (its tests mostly wait on subprocesses)
-    install_suite(session, "nox", "hypothesis", "pytest-xdist")
+    # pytest-xdist: the slow tier's files on two workers (its tests mostly wait on subprocesses);
+    # pyyaml: the cluster examples' manifests
+    install_suite(session, "nox", "hypothesis", "pytest-xdist", "pyyaml")
     session.run("pytest", "-p", "no:cacheprovider", *args, *session.posargs)
 
 
