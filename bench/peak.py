@@ -23,7 +23,7 @@ from bench.context import resolve_device
 from bench.envinfo import cpu_model
 from bench.errors import UsageError
 from bench.modes import Mode
-from bench.peak_cache import PRECISIONS, VERSION, cache_file, cache_folder, load, save  # noqa: F401 - peak's API
+from bench.peak_cache import PRECISIONS, VERSION, load, save
 
 # "tf32" is float32 with TensorFloat-32 allowed in cuBLAS; the CPU has no such mode
 DTYPES = {"float32": torch.float32, "tf32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -165,29 +165,30 @@ def _execution(case: CaseResult) -> dict[str, Any]:
     }
 
 
-def _roofs(record: RunRecord, case: CaseResult) -> tuple[str, Roofs | None, Roofs | None]:
+def _roofs(record: RunRecord, case: CaseResult, peaks: dict[str, Any]) -> tuple[str, Roofs | None, Roofs | None]:
     """The precision a result computed in (its dtype, or its mode's where that overrides float32), and
     the roofs of its device for it: measured by ``bench peak`` on that machine (its cache, where the
-    report is made), and the card's datasheet."""
+    report is made; each machine's file read once, into ``peaks``), and the card's datasheet."""
     mode = Mode.of(case.params).precision
     precision = (case.dtype or "float32") if mode == "fp32" else mode
     machine = record.machine_info
     gpu = record.gpu_names[0] if record.gpu_names and case.device_type == "cuda" else None
-    measured = peak_cache.load(
-        {
-            "device_type": case.device_type,
-            "device_name": gpu if case.device_type == "cuda" else machine.get("cpu_model"),
-            "cpu_count": machine.get("cpu_count"),
-            "torch": record.torch_version,
-        }
-    )
-    return precision, measured_roofs(measured, precision), datasheet_roofs(gpu, precision)
+    print_ = {
+        "device_type": case.device_type,
+        "device_name": gpu if case.device_type == "cuda" else machine.get("cpu_model"),
+        "cpu_count": machine.get("cpu_count"),
+        "torch": record.torch_version,
+    }
+    key = json.dumps(print_, sort_keys=True)
+    if key not in peaks:
+        peaks[key] = peak_cache.load(print_)
+    return precision, measured_roofs(peaks[key], precision), datasheet_roofs(gpu, precision)
 
 
-def _of_peak(record: RunRecord, case: CaseResult) -> dict[str, Any]:
+def _of_peak(record: RunRecord, case: CaseResult, peaks: dict[str, Any]) -> dict[str, Any]:
     """A result's share of its device's peak (measured and datasheet): of the FLOP roof for a result
     with FLOPs, else of the bandwidth roof; which roof limits it where it has both."""
-    precision, measured, sheet = _roofs(record, case)
+    precision, measured, sheet = _roofs(record, case, peaks)
     rates = case.rates or {}
     ours, theirs = (
         percent_of_peak(rates.get("gflops"), rates.get("gbytes_per_s"), roofs) for roofs in (measured, sheet)
@@ -209,8 +210,9 @@ def tidy(collection: Collection) -> pd.DataFrame:
     """One row per benchmark result, whatever run, device or machine it came from: ``case`` its full
     id, to join on; ``label`` its short label, to show."""
     results = [(path, record, case) for path, record in collection.records for case in record.cases]
+    peaks: dict[str, Any] = {}  # bench peak results by machine fingerprint
     rows = [
-        _row(*result, label) | _of_peak(result[1], result[2])
+        _row(*result, label) | _of_peak(result[1], result[2], peaks)
         for result, label in zip(results, collection.labels()[0], strict=True)
     ]
     if not rows:

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from bench import envinfo, signals, telemetry, timing
-from bench.context import RunContext
+from bench.context import RunContext, RunSettings
 from bench.digest import result_sha256
 from bench.modes import Mode, drift, float32_math, tensors
 from bench.profiling import BUSY_CALLS, device_busy, launch_bound, profile_calls
@@ -129,23 +129,26 @@ def _run_case(case: Case, ctx: RunContext, policy: RoundPolicy, rounds: Rounds) 
     return result
 
 
-_REFERENCES: dict[str, list[torch.Tensor]] = {}  # the last reference result, by case id (several modes share it)
+# the last reference result (several modes of a case share it), by case id and the run's settings:
+# a process may run the same case again with another seed or device (a library user, the tests)
+_REFERENCES: dict[tuple[str, RunSettings], list[torch.Tensor]] = {}
 
 
 def _reference(case: Case, ctx: RunContext) -> list[torch.Tensor] | None:
     """What the case computes in the reference mode (eager, fp32, contiguous), seeded as the case
     is: its result's tensors, to check the mode's against; None where it declares no result."""
     reference = case.reference
-    if reference.id not in _REFERENCES:
+    key = (reference.id, ctx.settings)
+    if key not in _REFERENCES:
         _REFERENCES.clear()
         ctx.seed_everything()
         with Mode().math():
             prepared = reference.prepare(ctx)
             value = prepared.call()
             computed = None if prepared.result is None else prepared.result(value)
-            _REFERENCES[reference.id] = [t.detach().clone() for t in tensors(computed)] if computed is not None else []
+            _REFERENCES[key] = [t.detach().clone() for t in tensors(computed)] if computed is not None else []
         del prepared, value
-    return _REFERENCES[reference.id] or None
+    return _REFERENCES[key] or None
 
 
 def _graphs() -> int:

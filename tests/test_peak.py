@@ -11,7 +11,7 @@ import pytest
 import torch
 from processes import run_python
 
-from bench import datasheets, peak, runs
+from bench import datasheets, peak, peak_cache, runs
 from bench.cli import main
 from bench.commands.peak import table
 from bench.modes import Mode
@@ -100,7 +100,7 @@ def test_the_cache_is_written_atomically_then_reused_without_measuring(
     first, measured = peak.peak("cpu", max_n=128)
     assert measured
     (file,) = small.iterdir()  # nothing else: no temporary file left behind
-    assert written == [file] and file.name.startswith("cpu-") and file == peak.cache_file(first["fingerprint"])
+    assert written == [file] and file.name.startswith("cpu-") and file == peak_cache.cache_file(first["fingerprint"])
     assert json.loads(file.read_text()) == first
 
     def no_measuring(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def test_again_or_a_larger_sweep_measures_anew(small: Path, monkeypatch: pytest.
 )
 def test_a_spoiled_cache_file_reads_as_none_and_is_measured_anew(small: Path, spoil: Any) -> None:
     result, _ = peak.peak("cpu", max_n=64)
-    file = peak.cache_file(result["fingerprint"])
+    file = peak_cache.cache_file(result["fingerprint"])
     file.write_text(spoil(file.read_text()))
     assert peak.cached_peak("cpu") is None
     assert peak.peak("cpu", max_n=64)[1]

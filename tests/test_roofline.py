@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench import peak, roofline, runs
+from bench import peak, peak_cache, roofline, runs
 from bench.roofline import RooflinePoint, Roofs, datasheet_roofs, measured_roofs, percent_of_peak
 
 MEASURED = Roofs(100e9, 20e9, "measured")  # constructed: 100 GFLOP/s, 20 GB/s, the ridge at 5 FLOP/byte
@@ -45,7 +45,7 @@ def test_the_peak_read_back_from_its_cache_gives_the_same_roofs(
     probed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(runs.RESULTS_ENV, str(tmp_path))
-    peak.save(probed)
+    peak_cache.save(probed)
     assert measured_roofs(peak.cached_peak("cpu"), "float32") == measured_roofs(probed, "float32")
 
 

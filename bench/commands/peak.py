@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import peak_cache
 from bench.arguments import positive_int
 from bench.commands.base import Command
 from bench.datasheets import BANDWIDTH, lookup, share
@@ -94,5 +95,5 @@ class Peak(Command):
         if args.json:
             print(json.dumps(result, indent=2))
         else:
-            print(table(result, measured_now, peak.cache_file(result["fingerprint"])))
+            print(table(result, measured_now, peak_cache.cache_file(result["fingerprint"])))
         return EXIT_OK
