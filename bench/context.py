@@ -101,6 +101,24 @@ class EpochDone:
         return f"epoch {self.epoch}/{self.epochs}, acc {self.test_accuracy:.1%}, loss {self.train_loss:.3f}"
 
 
+# The node's place in a fleet or a job across machines, as the launcher or scheduler gives it: a
+# label of the operator's choosing (the Kubernetes manifest passes the pod's index) and torchrun's
+# rendezvous (docs/ddp.md). Recorded as given.
+NODE_ENV = {
+    "label": "BENCH_NODE_LABEL",
+    "nnodes": "BENCH_NNODES",
+    "node_rank": "BENCH_NODE_RANK",
+    "rdzv_id": "BENCH_RDZV_ID",
+    "rdzv_endpoint": "BENCH_RDZV_ENDPOINT",
+}
+
+
+def node_placement() -> dict[str, str]:
+    """The ``NODE_ENV`` variables that are set, one-line printable ones only (a record holds names)."""
+    found = {key: os.environ.get(variable, "") for key, variable in NODE_ENV.items()}
+    return {key: value for key, value in found.items() if value and value.isprintable()}
+
+
 class RunContext:
     """The run's device and reproducibility settings, applied to the process."""
 
@@ -158,7 +176,7 @@ class RunContext:
             "interop_threads": torch.get_num_interop_threads(),
             "data": dataclasses.asdict(self.settings.data),
             "telemetry_hz": self.settings.telemetry_hz,
-        }
+        } | ({"node": node} if (node := node_placement()) else {})
 
     # -- helpers for workloads ----------------------------------------------------
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

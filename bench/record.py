@@ -154,6 +154,12 @@ _COMMIT = {"id": NAME, "time": NAME, "dirty": BOOLEAN, "branch": NAME}
 _CONTEXT = {"device": NAME, "device_type": NAME, "seed": COUNT, "determinism": NAME, "threads": COUNT}
 _FAILURE = {"id": NAME, "error": TEXT}
 _SKIPPED = {"id": NAME, "reason": TEXT}
+# a job this machine took part in as a worker node: its numbers are in the record of the node with rank 0
+_SERVED = {"id": NAME, "node": COUNT, "nodes": COUNT, "world_size": COUNT, "job": NAME, "leader_host": NAME}
+# where a run across machines or devices placed itself: the node (BENCH_NODE_* and torchrun's) …
+_NODE = {"label": NAME, "nnodes": NAME, "node_rank": NAME, "rdzv_id": NAME, "rdzv_endpoint": NAME}
+# … and, in a run over several devices (--device cuda:all), each result's device among them
+_PLACEMENT = {"device": NAME, "devices": NAMES, "concurrent": BOOLEAN, "case": NAME}
 _ENTRY = {"fullname": NAME, "group": NAME, "params": OBJECT, "options": OBJECT}
 _STATS = {"data": DURATIONS, "median": SECONDS, "iqr": SECONDS, "rounds": COUNT}
 _PLAN = {"iterations": COUNT, "rounds": COUNT, "warmup_rounds": COUNT}
@@ -318,6 +324,9 @@ class CaseResult:
     # call's seconds, graphs compiled, numerics against the reference mode (bench/modes.py)
     execution: dict[str, Any] | None = None
     profile: dict[str, Any] | None = None  # --profile: trace files and top operators (bench/profiling.py)
+    # a run over several devices: this result's device, all of them, whether they ran at once, and
+    # the case's id without the device (``id`` ends in ``@device`` so that every result's is unique)
+    placement: dict[str, Any] | None = None
     # pytest-benchmark's own fields of the entry (name, fullname, group, param, params, options),
     # kept as read so that a record written back is the same record
     entry: dict[str, Any] = field(default_factory=dict)
@@ -351,6 +360,9 @@ class CaseResult:
         profile = info.section("profile", _PROFILE)
         for operator in info.child("profile").children("top"):
             operator.check(_OPERATOR, required=True)
+        placement = info.section("placement", _PLACEMENT)
+        if placement is not None:
+            info.child("placement").check({"device": NAME, "case": NAME}, required=True)
         return cls(
             id=case_id,
             workload=info.get("workload", NAME) or name or "?",
@@ -377,6 +389,7 @@ class CaseResult:
             cuda_max_memory_allocated=info.get("cuda_max_memory_allocated", COUNT),
             execution=execution,
             profile=profile,
+            placement=placement,
             entry={k: v for k, v in entry.items() if k not in ("stats", "extra_info")},
         )
 
@@ -411,6 +424,7 @@ class CaseResult:
             "telemetry": self.telemetry,
             "execution": self.execution,
             "profile": self.profile,
+            "placement": self.placement,
         }
         return info | {key: value for key, value in optional.items() if value is not None}
 
@@ -448,8 +462,10 @@ class CaseResult:
 
     @property
     def key(self) -> tuple[str, str, str, str]:
-        """What makes two runs' results the same case: workload, parameters, dtype, device type."""
-        return self.workload, self.params_json, self.dtype or "?", self.device_type or "?"
+        """What makes two runs' results the same case: workload, parameters, dtype, device type (in a
+        run over several devices, the device itself: each of them is a case of its own)."""
+        where = self.placement["device"] if self.placement else self.device_type
+        return self.workload, self.params_json, self.dtype or "?", where or "?"
 
     @property
     def variant(self) -> str:
@@ -474,6 +490,7 @@ class RunRecord:
     partial: bool = False
     interrupted_by: str | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)  # where the run's workloads came from
+    served: list[dict[str, Any]] = field(default_factory=list)  # jobs run as a worker node (no results here)
     schema: int = RECORD_SCHEMA
     path: Path | None = field(default=None, compare=False)  # the file it was read from
 
@@ -506,6 +523,10 @@ class RunRecord:
             failure.check(_FAILURE, required=True)
         for skipped in bench.child("selection").children("skipped"):  # modes that could not run (summary)
             skipped.check(_SKIPPED, required=True)
+        for served in bench.children("served"):
+            served.check(_SERVED)
+            served.get("id", NAME, required=True)
+        bench.child("context").section("node", _NODE)
         return cls(
             cases=[CaseResult.from_dict(entry, where, index) for index, entry in enumerate(data["benchmarks"])],
             machine_info=data["machine_info"],
@@ -520,6 +541,7 @@ class RunRecord:
             partial=bool(bench.get("partial", BOOLEAN)),
             interrupted_by=bench.get("interrupted_by", NAME),
             sources=bench.get("sources", OBJECTS) or [],
+            served=bench.get("served", OBJECTS) or [],
         )
 
     def bench_section(self) -> dict[str, Any]:
@@ -535,6 +557,8 @@ class RunRecord:
         }
         if self.interrupted_by is not None:
             section["interrupted_by"] = self.interrupted_by
+        if self.served:
+            section["served"] = self.served
         return section | {"sources": self.sources}
 
     def to_dict(self) -> dict[str, Any]:
