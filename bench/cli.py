@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with signals.handled():
             named = BY_NAME.get(argv[0]) if argv else None
             args = build_parser(light=named is not None and not named.needs_torch).parse_args(argv)
+            args.command_line = argv  # as given: a run over several devices repeats it for each
             command = BY_NAME[args.command]
             if extra and not command.takes_extra:
                 print(f"python -m bench {command.name}: error: takes no arguments after --", file=sys.stderr)

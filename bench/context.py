@@ -36,7 +36,7 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UsageError(f"unknown device {name!r} (use cpu, cuda or cuda:N)") from None
+        raise UsageError(f"unknown device {name!r} (use cpu, cuda or cuda:N; bench run also takes cuda:all)") from None
     if device.type not in ("cpu", "cuda"):
         raise UsageError(f"unsupported device {name!r} (use cpu, cuda or cuda:N)")
     if device.type == "cuda":

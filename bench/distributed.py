@@ -9,7 +9,10 @@ determinism and a timeout on every collective, so that a lost peer ends the job 
 hanging it; each job starts from the run's seed, as a fresh launch would. Rank 0 writes each
 job's result; if any rank fails, torchrun stops the others and the job fails as a whole, and the
 next job starts a new pool. Across machines (``BENCH_RDZV_ENDPOINT`` set) every job gets a launch
-of its own, as the nodes' rendezvous is per launch.
+of its own, as the nodes' rendezvous is per launch; the node that got rank 0 (torchrun's c10d
+rendezvous orders nodes by host name, then process id) records the job's numbers, and every other
+node records that it served the job (:class:`~bench.errors.ServedElsewhere`), so a report over
+all the nodes' records counts the job once.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +41,7 @@ import torch
 import torch.distributed as dist
 
 from bench.context import DataSettings, RunContext, RunSettings
-from bench.errors import EXIT_FAILED, BenchError
+from bench.errors import EXIT_FAILED, BenchError, ServedElsewhere
 from bench.runs import write_json
 
 POLL_S = 0.02  # how often the harness and rank 0 look for the files they wait on
@@ -79,19 +83,21 @@ def torchrun_command(module: str, arguments: list[str], nproc: int) -> list[str]
 
 
 def _failure(output: str, code: int) -> str:
-    """torchrun's root cause (the first rank to fail), in one line, with that rank's last error."""
-    cause = output.partition("Root Cause")[2]
+    """torchrun's root cause (the first rank to fail), in one line, with that rank's last error; or,
+    where no rank failed (the agent itself did: a lost rendezvous), the agent's last error."""
+    before, _, cause = output.partition("Root Cause")
+    errors = [
+        line.strip()
+        for line in before.splitlines()
+        if re.match(r"^[\w.]*(Error|Exception)\b.*:|^\S+\.py: error:", line.strip()) and "ChildFailedError" not in line
+    ]
+    last = f": {errors[-1]}" if errors else ""
     rank = re.search(r"^\s*rank\s*:\s*(\d+)", cause, re.M)
     exitcode = re.search(r"^\s*exitcode\s*:\s*(-?\d+)[^\n]*?(?:\((SIG\w+)\))?\s*$", cause, re.M)
     if not (rank and exitcode):
-        return f"torchrun exited with status {code}"
+        return f"torchrun exited with status {code}{last}"
     how = f"exit code {exitcode.group(1)}" + (f", {exitcode.group(2)}" if exitcode.group(2) else "")
-    errors = [
-        line.strip()
-        for line in output.partition("Root Cause")[0].splitlines()
-        if re.match(r"^[\w.]*(Error|Exception)\b.*:|^\S+\.py: error:", line.strip()) and "ChildFailedError" not in line
-    ]
-    return f"rank {rank.group(1)} failed ({how})" + (f": {errors[-1]}" if errors else "")
+    return f"rank {rank.group(1)} failed ({how}){last}"
 
 
 def _across_machines() -> bool:
@@ -134,17 +140,20 @@ class Pool:
             time.sleep(POLL_S)
 
     def submit(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
-        """Run one job; rank 0's result (None on a machine other than the first, which has no rank 0),
-        or :class:`JobFailed` naming the failed rank (or the time limit), the pool then stopped."""
+        """Run one job; rank 0's result, or :class:`JobFailed` naming the failed rank (or the time
+        limit), the pool then stopped. On a machine without rank 0, :class:`ServedElsewhere`."""
         number, self.jobs = self.jobs, self.jobs + 1
         result = self.folder / f"result-{number}.json"
         try:
             write_json(self.folder / f"job-{number}.json", request)
             self._wait_for(result, timeout_s, "finish")
-            return json.loads(result.read_text()).get("result")
+            written = json.loads(result.read_text())
         except BaseException:
             self.kill()
             raise
+        if written.get("served"):
+            raise ServedElsewhere(written["served"])
+        return written.get("result")
 
     def kill(self) -> None:
         """torchrun and every rank it started, at once."""
@@ -232,7 +241,8 @@ def serve(
         rank.context.seed_everything()
         outcome = job(rank, shared, request[0])
         if rank.local_rank == 0:
-            write_json(args.jobs / f"result-{number}.json", {"result": outcome if rank.leader else None})
+            written = {"result": outcome} if rank.leader else {"result": None, "served": rank.served()}
+            write_json(args.jobs / f"result-{number}.json", written)
     leave()
 
 
@@ -242,14 +252,31 @@ class Rank:
     world: int
     local_rank: int
     context: RunContext
+    node: int = 0  # torchrun's node (group) rank: its place in the rendezvous
+    hosts: tuple[str, ...] = ()  # every rank's host, by rank
 
     @property
     def leader(self) -> bool:
         return self.rank == 0
 
+    @property
+    def nodes(self) -> int:
+        return int(os.environ.get("GROUP_WORLD_SIZE", "1"))
+
+    def served(self) -> dict[str, Any]:
+        """What a node without rank 0 records of a job: which node of how many, and where the numbers are."""
+        return {
+            "node": self.node,
+            "nodes": self.nodes,
+            "world_size": self.world,
+            "job": os.environ.get("TORCHELASTIC_RUN_ID", "?"),
+            "leader_host": self.hosts[0] if self.hosts else "?",
+        }
+
 
 def join(settings: RunSettings) -> Rank:
-    """This process's place in the job torchrun started: process group, device, seeds."""
+    """This process's place in the job torchrun started: process group, device, seeds, and where
+    every rank runs."""
     rank, world, local_rank = (int(os.environ[name]) for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
     cuda = settings.device.startswith("cuda")
     if cuda:
@@ -261,7 +288,8 @@ def join(settings: RunSettings) -> Rank:
         timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S),
         **({"device_id": context.device} if cuda else {}),
     )
-    return Rank(rank, world, local_rank, context)
+    hosts = tuple(gather(socket.gethostname()))
+    return Rank(rank, world, local_rank, context, int(os.environ.get("GROUP_RANK", "0")), hosts)
 
 
 def gather(value: Any) -> list[Any]:

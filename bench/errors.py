@@ -55,6 +55,19 @@ def file_errors(message: str) -> Iterator[None]:
         raise FileError(f"{message}: {reason}") from None
 
 
+class ServedElsewhere(Exception):
+    """Not a failure: the case ran, on this machine as a worker node of a job across machines, and
+    its numbers are in the record of the node that had rank 0. ``served``: what this node's record
+    says of the job instead (``bench.served``)."""
+
+    def __init__(self, served: dict[str, object]) -> None:
+        super().__init__(
+            f"served as node {served['node']} of {served['nodes']}: the job's numbers are in the record"
+            f" of the node with rank 0 ({served['leader_host']})"
+        )
+        self.served = served
+
+
 class DeviceUnavailable(BenchError):
     """The device was named correctly but this machine does not have it."""
 

@@ -35,6 +35,7 @@ import torch
 from bench import envinfo, signals, telemetry, timing
 from bench.context import RunContext, RunSettings
 from bench.digest import result_sha256
+from bench.errors import ServedElsewhere
 from bench.modes import Mode, drift, float32_math, tensors
 from bench.profiling import BUSY_CALLS, device_busy, launch_bound, profile_calls
 from bench.record import CaseResult, RunRecord
@@ -303,8 +304,9 @@ def run_cases(
     on_result: Callable[[Case, CaseResult | None, str | None], None] | None = None,
 ) -> RunRecord:
     """Run ``cases`` in order into a record (``ctx`` applied first). A case that raises is recorded
-    as failed, with a one-line reason, and the run goes on; Ctrl-C or SIGTERM stop it, and the
-    record holds what finished, marked partial. ``on_result(case, result, error)`` after each case."""
+    as failed, with a one-line reason, and the run goes on; a case this machine served as a worker
+    node of a job across machines is listed as served; Ctrl-C or SIGTERM stop it, and the record
+    holds what finished, marked partial. ``on_result(case, result, error)`` after each case run here."""
     ctx.apply()
     record = RunRecord(
         cases=[],
@@ -325,6 +327,9 @@ def run_cases(
             except KeyboardInterrupt:
                 record.partial, record.interrupted_by = True, (signals.received or ["KeyboardInterrupt"])[0]
                 break
+            except ServedElsewhere as served:  # a worker node's part of a job across machines
+                record.served.append({"id": case.id, **served.served})
+                continue
             except Exception as error:  # noqa: BLE001 - a failing case is recorded and the run goes on
                 record.failed.append({"id": case.id, "error": failure_line(error)})
                 if on_result:

@@ -115,6 +115,11 @@ def render(record: RunRecord, brief: bool = False, full: bool = False) -> str:
     ids = [case.id for case in shown] + [entry["id"] for entry in record.failed]
     every = ids if full else short_labels(described + failed)  # results and failures labelled together
     labels = every[: len(shown)]
+    if not full:  # a run over several devices: each case once per device
+        labels = [
+            f"{label} @{c.placement['device']}" if c.placement else label
+            for label, c in zip(labels, shown, strict=True)
+        ]
     families: dict[str, list[tuple[str, CaseResult]]] = {}
     for label, case in zip(labels, shown, strict=True):
         families.setdefault(case.family or "other", []).append((label, case))
@@ -151,6 +156,16 @@ def render(record: RunRecord, brief: bool = False, full: bool = False) -> str:
         lines += ["", f"profiled ({len(profiled)}): top operators by self time per call, traces in artifacts/profile/"]
         for label, case in profiled:
             lines += [_short(f"  {label}: " + "; ".join(top_lines(case.profile, 3)), WIDTH)]
+    if record.served:  # this machine was a worker node of jobs across machines (bench/distributed.py)
+        lines += ["", f"served as a worker node ({len(record.served)}): the numbers are in the record of rank 0's node"]
+        lines += [
+            _short(
+                f"  {entry['id']}: node {entry.get('node', '?')} of {entry.get('nodes', '?')},"
+                f" job {entry.get('job', '?')}, rank 0 on {entry.get('leader_host', '?')}",
+                WIDTH,
+            )
+            for entry in record.served
+        ]
     skipped = record.selection.get("skipped") or []
     if skipped:  # modes the device or dtype cannot run (bench/modes.py)
         reasons = "; ".join(sorted({entry["reason"] for entry in skipped}))

@@ -148,6 +148,9 @@ CASES: dict[str, Bad] = {
     "run unknown size": bad("run", "--size", "huge", says="unknown size 'huge'"),
     "run unknown device": bad("run", "--device", "tpu", says="unknown device 'tpu'"),
     "run unsupported device": bad("run", "--device", "meta", says="unsupported device 'meta'"),
+    "run a device list naming the cpu": bad("run", "--device", "cuda:0,cpu", says="a device list names GPUs as cuda:N"),
+    "run --concurrent on one device": bad("run", "--concurrent", says="--concurrent runs several devices at once"),
+    "ddp on every gpu": bad("ddp", "--device", "cuda:all", says="unknown device 'cuda:all'"),
     "run dtype not on cpu": bad(
         "run", "--workload", "mm", "--dtype", "float16", says="float16 is not supported on cpu"
     ),
@@ -404,6 +407,7 @@ CASES: dict[str, Bad] = {
 }
 if not torch.cuda.is_available():
     CASES["run cuda without a gpu"] = bad("run", "--device", "cuda", code=3, says="no CUDA GPU is available")
+    CASES["run every gpu without a gpu"] = bad("run", "--device", "cuda:all", code=3, says="no CUDA GPU is available")
 
 
 # -- the workspace and what "unchanged" means --------------------------------------------------------

@@ -46,7 +46,11 @@ def scaling_table(run_dir: Path) -> str:
     from bench.report import collect, scaling, tidy  # noqa: PLC0415 - pandas
     from bench.summary import aligned  # noqa: PLC0415
 
-    jobs = scaling(tidy(collect([run_dir], skip_bad=False))).to_dict("records")
+    collection = collect([run_dir], skip_bad=False)
+    if not any(record.cases for _, record in collection.records):
+        served = sum(len(record.served) for _, record in collection.records)
+        return f"bench: no scaling table here: this node served {served} job(s) as a worker, rank 0's node has it"
+    jobs = scaling(tidy(collection)).to_dict("records")
     if not jobs:
         return "bench: no job of several processes finished: no scaling table"
 

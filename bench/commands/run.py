@@ -10,11 +10,34 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import runs, signals
 from bench.commands.base import EPILOG, Command, add_run_options, describe_data, selector
 from bench.console import show
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FileError, UsageError, file_errors
+
+if TYPE_CHECKING:
+    from bench.options import SuiteOptions
+    from bench.registry import Case
+
+
+def check_run(args: argparse.Namespace, extra: Sequence[str]) -> tuple[SuiteOptions, list[Case]]:
+    """The run's options and cases, every input checked: a bad one is one line, before any folder is made."""
+    from bench import suite  # noqa: PLC0415 - imports torch
+    from bench.options import SuiteOptions  # noqa: PLC0415
+
+    options = SuiteOptions.parse(args)
+    selector(args.keyword, args.markers)
+    suite.refuse_writers(extra)
+    return options, options.cases()
+
+
+def summary_of(run_dir: Path) -> str:
+    from bench import summary  # noqa: PLC0415 - imports torch
+    from bench.record import RunRecord  # noqa: PLC0415
+
+    return summary.render(RunRecord.from_json(run_dir))
 
 
 def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path]:
@@ -25,17 +48,12 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     """
     import pytest  # noqa: PLC0415 - only running needs it
 
-    from bench import envinfo, suite, summary  # noqa: PLC0415 - these import torch
+    from bench import envinfo, suite  # noqa: PLC0415 - these import torch
     from bench.context import RunContext  # noqa: PLC0415
-    from bench.options import SuiteOptions  # noqa: PLC0415
-    from bench.record import RunRecord  # noqa: PLC0415
     from bench.suite.conftest import Given  # noqa: PLC0415
 
-    options = SuiteOptions.parse(args)
-    selector(args.keyword, args.markers)  # a bad -k/-m is one line, before any folder is made
-    suite.refuse_writers(extra)
+    options, cases = check_run(args, extra)
     context = RunContext(options.settings)
-    cases = options.cases()
     if skipped := len(options.left_out()):
         print(
             f"bench: --quick leaves out the {skipped} distributed job(s), each a torchrun launch of 15-45 s:"
@@ -99,7 +117,7 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     if signals.received:
         print(f"bench: {signals.received[0]} arrived after the last case; the run is complete", flush=True)
     if saved.exists():
-        show(summary.render(RunRecord.from_json(run_dir)))
+        show(summary_of(run_dir))
     print(f"bench: results in {run_dir}", flush=True)
     if code == pytest.ExitCode.OK:
         return EXIT_OK, run_dir
@@ -115,6 +133,23 @@ class Run(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_run_options(parser)
+        parser.add_argument(
+            "--concurrent",
+            action="store_true",
+            help="with several devices (--device cuda:all or cuda:0,cuda:2): all at once, not one after the other",
+        )
 
     def run(self, args: argparse.Namespace, extra: Sequence[str]) -> int:
-        return run_suite(args, extra)[0]
+        from bench.devices import DeviceRun, expand  # noqa: PLC0415 - imports torch
+
+        devices = expand(args.bench_device)
+        if devices is None:
+            if args.concurrent:
+                raise UsageError("--concurrent runs several devices at once: name them (--device cuda:all)")
+            return run_suite(args, extra)[0]
+        check_run(argparse.Namespace(**{**vars(args), "bench_device": devices[0]}), extra)
+        devices_run = DeviceRun(args.command_line, extra, devices, args.concurrent, Path(args.out))
+        code = devices_run.run()
+        show(summary_of(devices_run.run_dir))
+        print(f"bench: results in {devices_run.run_dir}", flush=True)
+        return code

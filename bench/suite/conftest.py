@@ -18,7 +18,7 @@ import pytest
 
 from bench import distributed, envinfo, signals
 from bench.context import EpochDone, RunContext
-from bench.errors import BenchError
+from bench.errors import BenchError, ServedElsewhere
 from bench.labels import Described, short_labels
 from bench.options import SuiteOptions, add_options
 from bench.progress import Progress
@@ -32,6 +32,7 @@ _OPTIONS = pytest.StashKey[SuiteOptions]()
 _CONTEXT = pytest.StashKey[RunContext]()
 _CASES = pytest.StashKey[list[Case]]()
 _FAILED = pytest.StashKey[list[dict[str, str]]]()
+_SERVED = pytest.StashKey[list[dict[str, Any]]]()  # jobs run as a worker node of a job across machines
 _PREFLIGHT = pytest.StashKey[dict[str, dict[str, Any]]]()
 _SESSION = pytest.StashKey[pytest.Session]()
 _SIGNALS = pytest.StashKey[contextlib.ExitStack]()  # Ctrl-C and SIGTERM handled until unconfigure
@@ -69,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     context.apply()
     config.stash[_OPTIONS], config.stash[_CONTEXT], config.stash[_CASES] = options, context, cases
-    config.stash[_PREFLIGHT], config.stash[_FAILED] = preflight, []
+    config.stash[_PREFLIGHT], config.stash[_FAILED], config.stash[_SERVED] = preflight, [], []
     config.stash[_SIGNALS] = contextlib.ExitStack()
     config.stash[_SIGNALS].enter_context(signals.handled())  # under `bench run`, the CLI already handles them
     for workload in all_workloads(options.targets).values():
@@ -170,15 +171,23 @@ def bench_policy(pytestconfig: pytest.Config) -> RoundPolicy:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Remember each failed case with a one-line reason, for the run record; report its progress."""
+    """Remember each failed case with a one-line reason, for the run record; report its progress. A
+    case served as a worker node of a job across machines is reported skipped, and remembered."""
     report = yield
     case = getattr(item, "callspec", None) and item.callspec.params.get("bench_case")
-    if case is not None and call.excinfo is not None and call.when in ("setup", "call"):
-        error = call.excinfo.value
+    error = call.excinfo.value if call.excinfo is not None else None
+    if case is not None and isinstance(error, ServedElsewhere):
+        item.config.stash[_SERVED].append({"id": case.id, **error.served})
+        report.outcome, report.longrepr = "skipped", (str(item.path), 0, f"Skipped: {error}")
+    elif case is not None and error is not None and call.when in ("setup", "call"):
         item.config.stash[_FAILED].append({"id": case.id, "error": failure_line(error)})
+        if isinstance(error, BenchError):  # an expected failure (a lost job, a time limit): its line, no traceback
+            report.longrepr = failure_line(error)
     if _PROGRESS in item.config.stash and (call.when == "call" or report.failed):
         median = dict(report.user_properties).get("median_s")
-        if report.failed:
+        if isinstance(error, ServedElsewhere):
+            outcome = str(error)
+        elif report.failed:
             failures = item.config.stash[_FAILED]
             outcome = "FAILED: " + (failures[-1]["error"] if failures else "see above")
         else:
@@ -188,11 +197,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A run in which every case failed still leaves its record, each failure with its reason:
-    pytest-benchmark (whose own hook has run by now) writes nothing without a benchmark."""
+    """A run in which every case failed, or was served for another node, still leaves its record,
+    each failure with its reason: pytest-benchmark (whose own hook has run by now) writes nothing
+    without a benchmark."""
     config = session.config
     benchmarks = getattr(config, "_benchmarksession", None)
-    if benchmarks is None or benchmarks.benchmarks or not benchmarks.json or not config.stash.get(_FAILED, None):
+    if benchmarks is None or benchmarks.benchmarks or not benchmarks.json:
+        return
+    if not (config.stash.get(_FAILED, None) or config.stash.get(_SERVED, None)):
         return
     record = config.hook.pytest_benchmark_generate_json(
         config=config,
@@ -220,6 +232,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         cases_planned=len(config.stash[_CASES]),
         preflight=config.stash[_PREFLIGHT],
         failed=config.stash[_FAILED],
+        served=config.stash[_SERVED],
         partial=partial,  # Ctrl-C or SIGTERM stopped the run before every case ran
         interrupted_by=(signals.received or ["KeyboardInterrupt"])[0] if partial else None,
         sources=options.sources(),

@@ -83,6 +83,8 @@ def job(rank: distributed.Rank, data: cifar_data.CifarData, request: dict[str, A
     ranks = distributed.gather(
         {
             "rank": rank.rank,
+            "node": rank.node,
+            "host": rank.hosts[rank.rank],
             "digest": weights_digest(training.model, parameters_only=True),
             "images": training.train_batches.count,
             "train_seconds": sum(e.seconds for e in training.history),
@@ -105,8 +107,6 @@ def worker() -> None:
 
 def job_metrics(outcome: dict[str, Any], batch: int, nproc: int) -> dict[str, Any]:
     """The job as one result: rank 0's training summary plus what only the whole job knows."""
-    if not outcome:
-        return {"note": "this node had no rank 0: the job's numbers are in the first node's record"}
     ranks = outcome["ranks"]
     world = len(ranks)
     images = sum(r["images"] for r in ranks) * len(outcome["summary"]["epochs"])
@@ -115,6 +115,8 @@ def job_metrics(outcome: dict[str, Any], batch: int, nproc: int) -> dict[str, An
     return {
         **outcome["summary"],
         "world_size": world,
+        "nodes": len({r["node"] for r in ranks}),
+        "hosts_per_rank": [r["host"] for r in ranks],
         "nproc": nproc,
         "per_rank_batch": batch,
         "global_batch": batch * world,
@@ -130,11 +132,9 @@ def job_metrics(outcome: dict[str, Any], batch: int, nproc: int) -> dict[str, An
     }
 
 
-def job_result(outcome: dict[str, Any]) -> dict[str, Any] | None:
+def job_result(outcome: dict[str, Any]) -> dict[str, Any]:
     """What the job computed, without its timings: rank 0's losses, accuracies and weights, and
-    every rank's parameters; None on a node without rank 0."""
-    if not outcome:
-        return None
+    every rank's parameters."""
     return {**outcome["computed"], "parameters_sha256_per_rank": [r["digest"] for r in outcome["ranks"]]}
 
 
