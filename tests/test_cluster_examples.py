@@ -66,14 +66,13 @@ def test_the_container_runs_the_cuda_image_safely(manifests: dict[str, dict[str,
     assert container["image"] == "torch-bench-suite:cuda" and container["imagePullPolicy"] == "IfNotPresent"
     assert "command" not in container, "the image's entry point (python -m bench) is kept"
     assert container["args"][0] == "run" and "--quick" in container["args"]
-    assert container["args"][container["args"].index("--device") + 1] == "cuda"
+    assert container["args"][container["args"].index("--device") + 1] == "cuda:all"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     users = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
     assert users["runAsUser"] == IMAGE_USER and users["runAsGroup"] == IMAGE_USER
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     env = {var["name"]: var for var in container["env"]}
-    index = env["BENCH_NODE_LABEL"]["valueFrom"]["fieldRef"]["fieldPath"]
-    assert index == "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    assert env["BENCH_NODE_LABEL"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
 
 
 def test_results_go_to_the_claim_and_tmp_is_writable(manifests: dict[str, dict[str, Any]]) -> None:
@@ -130,10 +129,9 @@ if name == "scontrol":
     print("gpu-a\\ngpu-b")
 elif name == "srun":
     command = args[next(i for i, a in enumerate(args) if not a.startswith("--")):]
-    codes = [
-        subprocess.run(command, env={**os.environ, "SLURM_NODEID": str(node)}).returncode
-        for node in range(int(os.environ["SLURM_NNODES"]))
-    ]
+    nodes = range(int(os.environ["SLURM_NNODES"]))
+    on = [{**os.environ, "SLURM_NODEID": str(node), "SLURMD_NODENAME": f"gpu-{'ab'[node]}"} for node in nodes]
+    codes = [subprocess.run(command, env=env).returncode for env in on]
     sys.exit(max(codes))
 else:  # the suite: python -m bench ARGS, or apptainer run OPTIONS IMAGE ARGS
     command = args[args.index("bench") + 1 :] if name == "python" else args[args.index(os.environ["IMAGE"]) + 1 :]
@@ -186,8 +184,8 @@ def test_suite_mode_runs_the_image_on_every_node_then_reports(tmp_path: Path) ->
     *nodes, report = [c for c in calls if c["name"] == "apptainer"]
     assert [c["node"] for c in nodes] == ["0", "1"]
     for call in nodes:
-        assert call["args"] == [*container, "run", "--device", "cuda", "--quick"]
-        assert call["env"] == {}  # no rendezvous: each node runs on its own
+        assert call["args"] == [*container, "run", "--device", "cuda:all", "--quick"]
+        assert call["env"] == {"BENCH_NODE_LABEL": f"gpu-{'ab'[int(call['node'])]}"}  # no rendezvous: each on its own
     runs = [str(results / "runs" / f"20260101T000000Z-gpu-{n}-cuda") for n in (0, 1)]
     assert report["args"] == [*container, "report", *runs, "--out", str(results / "report-4242")]
 
@@ -204,6 +202,7 @@ def test_ddp_mode_gives_every_node_the_rendezvous(tmp_path: Path) -> None:
             *("ddp", "--device", "cuda", "--nproc-per-node", "4", "--param", "ranks=all")
         ]
         assert call["env"] == {
+            "BENCH_NODE_LABEL": f"gpu-{'ab'[int(call['node'])]}",
             "BENCH_NNODES": "2",
             "BENCH_NODE_RANK": call["node"],
             "BENCH_RDZV_BACKEND": "c10d",
