@@ -13,7 +13,7 @@ import html
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,11 @@ import pandas as pd
 from bench import peak_cache
 from bench.ab import plot as ab_plot
 from bench.ab import store as ab_store
+from bench.compare import Thresholds, fingerprint
 from bench.errors import BenchError, UsageError
 from bench.labels import axis_label, from_id, short_labels
 from bench.modes import AXES, Mode
+from bench.peers import peer_ratios
 from bench.plotting import file_name, literal_text, log_scale
 from bench.progress import Terminal, run_steps
 from bench.record import FINITE, NAME, CaseResult, RunRecord
@@ -37,6 +39,10 @@ from bench.summary import duration
 
 NOISY = 0.10  # IQR / median above this: the timing is not to be trusted
 SPEEDUP_CONFIDENCE = 0.95
+# a device or host is SLOW against its peers beyond bench compare's minimum effect of the case's family
+PEER_THRESHOLDS = Thresholds.parse([])
+PEER_RULE = "whole 95 % interval of the ratio above 1 + the family's minimum effect"
+OTHER_DEVICES, OTHER_HOSTS = "the run's other devices", "the same hardware's other hosts"
 INTERNAL = [
     "samples",
     "variant",
@@ -57,19 +63,24 @@ class Collection:
         one workload's cases read alike in every run, device and machine of the report."""
         results = [case for _, record in self.records for case in record.cases]
         variants = {case.workload: case.variants for case in results}
-        failed = [from_id(entry["id"], variants) for _, record in self.records for entry in record.failed]
+        # in a run over several devices a failure's id ends in ``@device``: the case is described without it
+        failed = [
+            from_id(entry["id"].partition("@")[0], variants) for _, record in self.records for entry in record.failed
+        ]
         # a plain pytest-benchmark result has no parameters but its id: described from the id, as failures are
         described = [case if case.params else from_id(case.id, variants) for case in results]
         labels = short_labels([*described, *failed])
         return labels[: len(results)], labels[len(results) :]
 
     def failures(self) -> list[str]:
-        """Cases that failed, by label, from each record's list (they have no results to show)."""
+        """Cases that failed, by label (and device, in a run over several), from each record's list (they
+        have no results to show)."""
         failed = [(path, entry) for path, record in self.records for entry in record.failed]
-        return [
-            f"{path.name}: {label}: {entry['error']}"
-            for (path, entry), label in zip(failed, self.labels()[1], strict=True)
+        named = [
+            label + (f" on {device}" if (device := entry["id"].partition("@")[2]) else "")
+            for (_, entry), label in zip(failed, self.labels()[1], strict=True)
         ]
+        return [f"{path.name}: {name}: {entry['error']}" for (path, entry), name in zip(failed, named, strict=True)]
 
 
 def collect(paths: list[Path], skip_bad: bool) -> Collection:
@@ -97,14 +108,37 @@ def container_of(record: dict[str, Any]) -> str | None:
     return f"{name}@{record['image_id'][:19]}" if record.get("image_id") else f"{name} (image id not recorded)"
 
 
+def host(record: RunRecord) -> str:
+    """The host a run was made on, as a fleet names it: the node's label (``BENCH_NODE_LABEL``) where
+    set, else its hostname, else pytest-benchmark's node name."""
+    machine = record.machine_info
+    names = [(record.context.get("node") or {}).get("label"), machine.get("hostname"), machine.get("node")]
+    return next((name for name in names if name and NAME.holds(name)), "?")
+
+
+def hardware(record: RunRecord) -> str:
+    """The hardware group a run's host belongs to, by name: bench compare's fingerprint less the run's
+    settings (device, determinism; results are matched by those). Its torch version stays in: hosts
+    that differ only in it run other kernels, and a fleet comparison would blame the node for the
+    software; so they are put in different groups, each named with its version, never mixed."""
+    found = fingerprint(record)
+    gpus = Counter(found["gpus"])
+    named = " + ".join(f"{count} x {name}" if count > 1 else name for name, count in sorted(gpus.items()))
+    cpus = f"{found['cpu'] or 'unknown CPU'}, {found['cpus'] or '?'} CPUs"
+    return f"{cpus} / {named or 'no GPU'} / torch {found['torch'] or '?'}"
+
+
 def _row(path: Path, record: RunRecord, case: CaseResult, label: str) -> dict[str, Any]:
     machine, rates, metrics = record.machine_info, case.rates or {}, case.metrics or {}
+    placement = case.placement or {}
     gpu = (case.telemetry or {}).get("gpu") or {}
     timing = case.timing
     median, iqr = timing.median_s, timing.iqr_s
     return {
         "run": path.name if path.is_dir() else path.parent.name,
         "machine": f"{machine.get('node', '?')} / {machine.get('cpu_model', '?')}",
+        "host": host(record),
+        "hardware": hardware(record),
         "gpu_name": record.gpu_names[0] if record.gpu_names and case.device_type == "cuda" else None,
         "torch": record.torch_version,
         "commit": (record.commit_info.get("id") or "")[:10] or None,
@@ -119,7 +153,14 @@ def _row(path: Path, record: RunRecord, case: CaseResult, label: str) -> dict[st
         "variant": case.variant,
         "dtype": case.dtype,
         "device_type": case.device_type,
+        "device": placement.get("device", case.device),
+        # a run over several devices (--device cuda:all): all of them, whether they ran at once, and
+        # the case's id without the device (the same on each of them); else None, None and the id
+        "devices": ", ".join(placement.get("devices") or [placement["device"]]) if placement else None,
+        "concurrent": placement.get("concurrent"),
+        "case_without_device": placement.get("case", case.id),
         "determinism": case.determinism,
+        "threads": case.threads,
         "seed": case.seed,
         "median_s": median,
         "iqr_s": iqr,
@@ -237,6 +278,7 @@ def ratios(baseline: pd.DataFrame, candidate: pd.DataFrame, keys: list[str]) -> 
     return pd.DataFrame(
         {
             **{column: both[column] for column in RATIO_COLUMNS},
+            "device": result_device(both),  # the candidate's
             "baseline_median_s": both.median_s_base,
             "median_s": both.median_s,
             "speedup": both.median_s_base / both.median_s,
@@ -259,7 +301,8 @@ def mode_speedups(table: pd.DataFrame) -> pd.DataFrame:
     """Each execution mode against the reference mode (eager, fp32, contiguous) of the same workload,
     parameters, dtype, device and machine; with the first call's cost (a compiled case compiles in
     it) and the number of calls after which compiling has paid for itself."""
-    keys = ["workload", "reference_params", "dtype", "device_type", "machine"]
+    keys = ["workload", "reference_params", "dtype", "device_type", "machine", "result_device"]
+    table = table.assign(result_device=result_device(table))
     reference = table[table.mode_label == ""]
     found = ratios(reference, table[table.mode_label != ""], keys)
     if found.empty:
@@ -309,6 +352,45 @@ def scaling(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def result_device(table: pd.DataFrame) -> pd.Series:
+    """What tells apart the results of one case in one run: the device type, and in a run over several
+    devices the device itself."""
+    return table.device.where(table.devices.notna(), table.device_type)
+
+
+def _side_by_side(table: pd.DataFrame, keys: list[str], member: str) -> pd.DataFrame:
+    """Each ``member`` (a device, a host) of every group of results of the same ``keys`` against the
+    group's other members (bench/peers.py); a member's results in several runs pool their rounds."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for key, group in table.groupby(keys, sort=False, dropna=False):
+        by_member = group.groupby(member, sort=False).samples
+        pooled = {name: [t for rounds in results for t in rounds] for name, results in by_member}
+        effect = PEER_THRESHOLDS.effect(group.family.iloc[0])
+        rows += [
+            {**dict(zip(keys, key, strict=True)), "label": group.label.iloc[0], "effect": effect, **asdict(found)}
+            for found in peer_ratios(pooled, effect, SPEEDUP_CONFIDENCE, rng)
+        ]
+    peers = ["label", "effect", "member", "median_s", "peers_median_s", "ratio", "low", "high", "slow"]
+    return pd.DataFrame(rows, columns=[*keys, *peers])
+
+
+def devices_side_by_side(table: pd.DataFrame) -> pd.DataFrame:
+    """In each run over several devices (``--device cuda:all``), each case's result on each device
+    against its result on the run's other devices: a sick GPU among identical ones. ``member``: the
+    device."""
+    return _side_by_side(table[table.devices.notna()], ["run", "case_without_device"], "device")
+
+
+def machines_side_by_side(table: pd.DataFrame) -> pd.DataFrame:
+    """Each case's result on each host against the other hosts of the same hardware (CPU model and
+    count, GPUs, torch version) for the same device type, determinism mode and thread count: a slow
+    node in a fleet. ``member``: the host (:func:`host`); its runs, and its devices in a run over
+    several, pool their rounds (a slow device among a host's is the devices table's to find)."""
+    keys = ["hardware", "device_type", "case_without_device", "determinism", "threads"]
+    return _side_by_side(table, keys, "host")
+
+
 def crossovers(ratios: pd.DataFrame) -> list[str]:
     """For a workload variant measured at several sizes: the smallest size where the GPU surely wins."""
     lines = []
@@ -322,9 +404,10 @@ def crossovers(ratios: pd.DataFrame) -> list[str]:
     return lines
 
 
-def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = ()) -> list[str]:
-    """What the reader should not take at face value."""
-    found = []
+def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = (), slow: Sequence[str] = ()) -> list[str]:
+    """What the reader should not take at face value; ``slow``: the devices and hosts found SLOW
+    against their peers (:func:`slow_members`)."""
+    found = [*slow]
     machines = sorted(set(table.machine))
     if len(machines) > 1:
         found.append(f"results from {len(machines)} different machines are mixed: {'; '.join(machines)}")
@@ -383,6 +466,20 @@ def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = ()) 
     return found
 
 
+def slow_members(found: pd.DataFrame, what: str) -> list[str]:
+    """A side-by-side table's SLOW members as a doubt, none where there are none: each by its case, the
+    member and (devices) the run; ``what`` they are slow against."""
+    slow = [
+        f"{row.label} on {row.member}" + (f" in {row.run}" if "run" in row else "") + f" {_ratio(row)}"
+        for _, row in found.iterrows()
+        if row.slow
+    ]
+    if not slow:
+        return []
+    more = " …" if len(slow) > 8 else ""
+    return [f"{len(slow)} results SLOW against {what} ({PEER_RULE}): {'; '.join(slow[:8])}{more}"]
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
@@ -403,6 +500,7 @@ def _rate(gflops: float | None, gbytes_per_s: float | None, items_per_s: float |
 
 def _timings_view(table: pd.DataFrame) -> pd.DataFrame:
     view = table[["label", "device_type", "median_s", "iqr_rel", "gflops", "gbytes_per_s", "items_per_s", "run"]].copy()
+    view["device_type"] = result_device(table)  # in a run over several devices, the device
     view["median"] = view.median_s.map(lambda s: "-" if pd.isna(s) else f"{s * 1e3:.4g} ms")
     view["iqr/median"] = view.iqr_rel.map(lambda r: "" if pd.isna(r) else f"{r:.1%}" + (" NOISY" if r > NOISY else ""))
     view["rate"] = [_rate(*rates) for rates in zip(view.gflops, view.gbytes_per_s, view.items_per_s, strict=True)]
@@ -417,7 +515,7 @@ def _timings_view(table: pd.DataFrame) -> pd.DataFrame:
 def _bar_names(group: pd.DataFrame) -> list[str]:
     """A timings plot's bar names: label and device, and the run where one case was measured on one
     device in several runs (bars of one name would be drawn over each other)."""
-    shown = list(zip(group.label, group.device_type, strict=True))
+    shown = list(zip(group.label, result_device(group), strict=True))
     repeated = {pair for pair, count in Counter(shown).items() if count > 1}
     return [
         f"{label} [{device}, {run}]" if (label, device) in repeated else f"{label} [{device}]"
@@ -460,8 +558,8 @@ def ratio_plot(found: pd.DataFrame, title: str, axis: str, name: str, out: Path)
         return None
     ordered = found.sort_values("speedup").tail(40)
     names = list(ordered.label)
-    if ordered.device_type.nunique() > 1:  # one case on several devices: told apart
-        names = [f"{label} [{device}]" for label, device in zip(names, ordered.device_type, strict=True)]
+    if ordered.device.nunique() > 1:  # one case on several devices: told apart
+        names = [f"{label} [{device}]" for label, device in zip(names, ordered.device, strict=True)]
     errors = np.array([ordered.speedup - ordered.low, ordered.high - ordered.speedup]).clip(min=0)
     xlabel = f"{axis} (bars: 95 % bootstrap interval)"
     return _bars(names, ordered.speedup, errors, "#228833", xlabel, title, out / f"{name}.png", ratio=True)
@@ -575,6 +673,8 @@ def _speedup_section(ratios: pd.DataFrame) -> Section:
     if ratios.empty:
         return Section("CPU vs GPU", ["No case was measured on both a CPU and a GPU."])
     shown = pd.DataFrame({"case": ratios.label, "dtype": ratios.dtype, **_speedup_columns(ratios)})
+    if ratios.device.nunique() > 1:  # a run over several GPUs: each against the CPU
+        shown.insert(1, "device", ratios.device)
     return Section("CPU vs GPU", crossovers(ratios), shown)
 
 
@@ -596,7 +696,7 @@ def _modes_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
     shown = pd.DataFrame(
         {
             "case": found.label,
-            "device": found.device_type,
+            "device": found.device,
             **_speedup_columns(found),
             "first call": [duration(s) if pd.notna(s) else "-" for s in found.first_call_s],
             "break-even calls": [_calls(n) for n in found.break_even_calls],
@@ -618,6 +718,81 @@ def _modes_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
         " time is paid back by faster calls; drift: max |mode - reference| / max |reference| of the first result"
     )
     return [Section("Execution modes", [note], shown)]
+
+
+def _ratio(row: pd.Series) -> str:
+    """A ratio to peers with its interval, as shown: ``1.31 [1.22, 1.40]``."""
+    interval = f"{row.low:.2f}, {row.high:.2f}" if np.isfinite(row.low) else "n/a: one round"
+    return f"{row.ratio:.2f} [{interval}]"
+
+
+def _peer_note(member: str, peers: str) -> str:
+    effects = ", ".join(f"{family} {effect:.0%}" for family, effect in sorted(PEER_THRESHOLDS.effects.items()))
+    return (
+        f"ratio = the {member}'s median / the median of {peers}' medians; 95 % bootstrap interval over each"
+        f" one's rounds; SLOW: the {PEER_RULE} (bench compare's: {effects})"
+    )
+
+
+def _peer_columns(found: pd.DataFrame, peers: str) -> dict[str, Any]:
+    """A side-by-side table's columns as shown: median, its peers', the ratio and the flag."""
+    return {
+        "median": found.median_s.map(duration),
+        peers: found.peers_median_s.map(duration),
+        "ratio [95 %]": [_ratio(row) for _, row in found.iterrows()],
+        "flag": found.slow.map({True: "SLOW", False: ""}),
+    }
+
+
+def _devices_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
+    """Runs over several devices: how each ran its devices, and each device against the others."""
+    placed = table[table.devices.notna()].drop_duplicates("run")
+    if placed.empty:
+        return []
+    manner = {True: "at once (sharing the host: a slow one may be waiting on it)", False: "one at a time"}
+    lines = [_peer_note("device", OTHER_DEVICES)] + [
+        f"{run}: {devices}, {manner.get(concurrent, 'not recorded whether one at a time or at once')}"
+        for run, devices, concurrent in zip(placed.run, placed.devices, placed.concurrent, strict=True)
+    ]
+    if found.empty:
+        return [Section("Devices side by side", lines)]
+    shown = pd.DataFrame({"case": found.label, "device": found.member, **_peer_columns(found, "peers")})
+    if found.run.nunique() > 1:
+        shown.insert(0, "run", found.run)
+    return [Section("Devices side by side", lines, shown)]
+
+
+def _peer_group(frame: pd.DataFrame) -> list[str]:
+    """Each row's group of peer hosts, as named: its hardware and its run's thread count (a host that
+    ran on other threads is no peer either)."""
+    return [
+        f"{hardware} / " + ("threads not recorded" if pd.isna(threads) else f"{threads:.0f} thread(s)")
+        for hardware, threads in zip(frame.hardware, frame.threads, strict=True)
+    ]
+
+
+def _machines_section(found: pd.DataFrame, table: pd.DataFrame) -> list[Section]:
+    """Several hosts: their groups of peers, and each host against the others of its group."""
+    if table.host.nunique() < 2:
+        return []
+    hosts = table.assign(group=_peer_group(table)).groupby("group", sort=False).host.unique()
+    names = {group: f"G{number}" for number, group in enumerate(hosts.index, 1)}
+    lines = [_peer_note("host", OTHER_HOSTS)] + [
+        f"{names[group]} = {group}: {', '.join(members)}" + ("" if len(members) > 1 else " (alone: not compared)")
+        for group, members in hosts.items()
+    ]
+    if found.empty:
+        return [Section("Machines side by side (a fleet)", lines)]
+    shown = pd.DataFrame(
+        {
+            "group": [names[group] for group in _peer_group(found)],
+            "case": found.label,
+            "device": found.device_type,
+            "host": found.member,
+            **_peer_columns(found, "fleet"),
+        }
+    )
+    return [Section("Machines side by side (a fleet)", lines, shown)]
 
 
 def _busy(reference: float | None, mode: float | None) -> str:
@@ -693,13 +868,15 @@ class _Report:
         self.tail: list[Section] = []
         self.images: list[Path] = []
         self.table = tidy(collection) if collection.records else None
-        self.ratios = self.modes = pd.DataFrame()
+        self.ratios = self.modes = self.devices = self.machines = pd.DataFrame()
         self.timelines = read_timelines([path for path, _ in collection.records])
         self.history = history.load(store) if store is not None else None
 
     def steps(self) -> list[tuple[str, Callable[[], str]]]:
         steps: list[tuple[str, Callable[[], str]]] = []
         if self.table is not None:
+            if self.table.devices.notna().any() or self.table.host.nunique() > 1:
+                steps.append(("devices and machines side by side", self._peers))
             steps.append(("tables and speedup intervals", self._tables))
             for family, members in self.table.groupby("family"):
                 steps.append((f"timings plot: {family}", partial(self._draw, timings_plot, family, members)))
@@ -739,16 +916,31 @@ class _Report:
         roofs = list({roof.source: roof for found in members.roofs for roof in found}.values())
         return self._draw(roofline_plot, points, roofs, f"{device}, {precision}")
 
+    def _peers(self) -> str:
+        """Before the tables: the SLOW devices and hosts are among the doubts."""
+        assert self.table is not None
+        self.devices, self.machines = devices_side_by_side(self.table), machines_side_by_side(self.table)
+        return ", ".join(
+            f"{len(found)} {what} results, {found.slow.sum()} SLOW"
+            for what, found in (("device", self.devices), ("host", self.machines))
+        )
+
     def _tables(self) -> str:
         table = self.table
         assert table is not None  # a step only where there are results
         self.ratios, self.modes = speedups(table), mode_speedups(table)
         write_atomic(self.folder / "results.csv", table.drop(columns=INTERNAL).to_csv(index=False))
+        devices, machines = self.devices, self.machines
+        slow = [*slow_members(devices, OTHER_DEVICES), *slow_members(machines, OTHER_HOSTS)]
         self.head += [
             _context(table),
-            Section("Doubts", doubts(table, self.collection.skipped, self.collection.failures()) or ["none found"]),
+            Section(
+                "Doubts", doubts(table, self.collection.skipped, self.collection.failures(), slow) or ["none found"]
+            ),
             _speedup_section(self.ratios),
             *_modes_section(self.modes, table),
+            *_devices_section(devices, table),
+            *_machines_section(machines, table),
             *_profile_section(table),
             *_scaling_section(scaling(table)),
         ]
@@ -770,7 +962,6 @@ class _Report:
     def _trends(self) -> str:
         """Each workload's trend over the history store's commits, and the steps found in it."""
         from bench import history  # noqa: PLC0415
-        from bench.compare import Thresholds  # noqa: PLC0415
 
         assert self.store is not None and self.history is not None
         frame = self.history
