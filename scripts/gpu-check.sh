@@ -5,7 +5,8 @@
 # per-call floor (determinism and telemetry on and off, eager vs CUDA-graph launches), the
 # data-parallel training on one GPU over NCCL (world size 1: the CUDA code path, not multi-GPU
 # scaling), the peak probe (bench peak), the execution modes (compile, precision, memory format on
-# conv2d, the MLP and a training step, against the reference mode), an A/A head-to-head (bench ab,
+# conv2d, the MLP and a training step, against the reference mode), every GPU of the node side by
+# side (--device cuda:all; stand-in devices in the dry run), an A/A head-to-head (bench ab,
 # its false alarms on the GPU), and the whole suite at full size on CUDA, then prints a short table last.
 #
 #   scripts/gpu-check.sh            # on the GPU machine; results under $OUT (or results/runs)
@@ -105,6 +106,19 @@ tar -czf "$OUT_DIR/modes-report.tar.gz" -C "$OUT_DIR" modes-report && rm -r "$OU
 step "DDP on $device, one process (NCCL on a GPU, gloo on the CPU), smoke size"
 timeout 150 "$PY" -m bench ddp --device "$device" --nproc-per-node 1 --quick --param path=tensor --param ranks=all \
   --out "$OUT_DIR" -- -q -p no:warnings 2>&1 | tail -n 3 | tee -a "$log" || status=1
+
+step "every GPU of the node (--device cuda:all, quick matrix family): the devices side by side"
+if [[ $device == cpu ]]; then  # no GPU to list: the orchestration with stand-in devices, as the tests run it
+  "$PY" -m pytest -q -p no:cacheprovider tests/test_devices.py 2>&1 | tail -n 1 | tee -a "$log" || status=1
+else
+  devices_out="$OUT_DIR/devices"
+  timeout 150 "$PY" -m bench run --device cuda:all --quick --family matrix --max-time "$max_time" --telemetry-hz 0 \
+    --out "$devices_out" -- -q -p no:warnings > "$OUT_DIR/devices.log" 2>&1 || status=1
+  tail -n 3 "$OUT_DIR/devices.log" | tee -a "$log"
+  "$PY" -m bench report "$devices_out"/*/ --out "$OUT_DIR/devices-report" > /dev/null 2>&1 || status=1
+  sed -n '/^## Devices side by side/,/^## /p' "$OUT_DIR/devices-report/report.md" | grep -v '^## [^D]' | tee -a "$log"
+  tar -czf "$OUT_DIR/devices.tar.gz" -C "$OUT_DIR" devices devices-report && rm -r "$devices_out" "$OUT_DIR/devices-report"
+fi
 
 step "A/A head-to-head on $device (bench ab current current, quick matrix and layers: a slower verdict is a false alarm)"
 timeout 240 "$PY" -m bench ab current current --device "$device" --quick --family matrix --family layers --pairs 3 \

@@ -36,7 +36,9 @@ def test_a_short_soak_interrupts_and_kills_real_runs_and_finds_nothing_wrong(tmp
     assert all(r["delivered"] for r in summary["runs"])
     for stopped in (interrupted, terminated):  # stopped among the cases, or only noted after the last
         assert (stopped["exit"], stopped["record"]) in {(130, "partial"), (0, "complete")}
-        assert stopped["append"]["rows_added"] > 0
+        # its finished cases appended (the soak checks they all are); on a machine busy enough, the
+        # signal may land before the first case finished, and there is nothing to append
+        assert stopped["append"]["rows_added"] > 0 or stopped["cases"].startswith("0/")
     assert killed["exit"] == -9
 
 
