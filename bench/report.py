@@ -658,7 +658,7 @@ class Section:
     table: pd.DataFrame | None = None
 
 
-def _context(table: pd.DataFrame) -> Section:
+def _context(table: pd.DataFrame, collection: Collection) -> Section:
     lines = sorted(
         {f"{m} | torch {t} | {d}" for m, t, d in zip(table.machine, table.torch, table.device_type, strict=True)}
     )
@@ -666,6 +666,11 @@ def _context(table: pd.DataFrame) -> Section:
     lines.append(f"determinism: {', '.join(sorted(set(table.determinism.dropna())))}")
     lines.append(f"containers: {', '.join(sorted(set(table.container.dropna()))) or 'none (run on the host)'}")
     lines.append(f"data: {', '.join(sorted(set(table.data.dropna()))) or 'none'}")
+    lines += [  # the nodes without rank 0 of jobs across machines: their jobs are counted in rank 0's record
+        f"{path.name}: worker node of {len(record.served)} job(s) across machines, counted in rank 0's record"
+        for path, record in collection.records
+        if record.served
+    ]
     return Section("Context", lines)
 
 
@@ -933,7 +938,7 @@ class _Report:
         devices, machines = self.devices, self.machines
         slow = [*slow_members(devices, OTHER_DEVICES), *slow_members(machines, OTHER_HOSTS)]
         self.head += [
-            _context(table),
+            _context(table, self.collection),
             Section(
                 "Doubts", doubts(table, self.collection.skipped, self.collection.failures(), slow) or ["none found"]
             ),

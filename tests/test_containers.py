@@ -137,11 +137,12 @@ def test_a_run_in_an_image_goes_to_its_results_volume_and_says_which_image(tmp_p
     assert json.loads((run_dir / "environment.json").read_text())["container"] == recorded
 
     host_run = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
-    table = report.tidy(report.collect([run_dir, host_run], skip_bad=False))
+    collection = report.collect([run_dir, host_run], skip_bad=False)
+    table = report.tidy(collection)
     where = f"torch-bench-suite:cpu@sha256:{'ab' * 6}"
     assert where in set(table.container) and len(set(table.container.fillna("host"))) == 2
     assert any("different images or the host are mixed" in note for note in report.doubts(table, []))
-    assert any(line.startswith("containers: ") and where in line for line in report._context(table).lines)
+    assert any(line.startswith("containers: ") and where in line for line in report._context(table, collection).lines)
 
 
 @pytest.mark.parametrize("marker", [None, "podman", "docker"])

@@ -142,6 +142,8 @@ def test_two_nodes_run_one_job_recorded_once(tmp_path: Path) -> None:
     with (report / "results.csv").open() as table:
         rows = [row for row in csv.DictReader(table) if row["workload"] == "cifar_ddp"]
     assert [row["case"] for row in rows] == [result.id]
+    worker_line = f"{worker.path.parent.name}: worker node of 1 job(s) across machines, counted in rank 0's record"
+    assert worker_line in (report / "report.md").read_text()
     print(f"two nodes, one job of 2 ranks: {elapsed:.1f} s from start to both records")
 
 
