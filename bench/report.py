@@ -262,12 +262,18 @@ def tidy(collection: Collection) -> pd.DataFrame:
 
 
 RATIO_COLUMNS = ["case", "label", "workload", "params", "variant", "dtype", "device_type"]
+RATIO_FRAME = [  # what ratios() returns
+    *RATIO_COLUMNS,
+    *("device", "baseline_median_s", "median_s", "speedup", "low", "high", "first_call_s", "baseline_case", "machine"),
+]
 
 
 def ratios(baseline: pd.DataFrame, candidate: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """For each candidate result with a baseline of the same ``keys``: baseline median / candidate
     median (above 1: the candidate is faster) with a bootstrap interval from both sides' per-round
     samples. Any axis, any pair: CPU against GPU, a mode against the reference mode."""
+    if baseline.empty or candidate.empty:  # most reports: one device, the reference mode (merging costs ~30 ms)
+        return pd.DataFrame(columns=RATIO_FRAME)
     base = baseline.drop_duplicates(keys, keep="last")
     new = candidate.drop_duplicates(["case", "device_type", "machine"], keep="last")
     both = new.merge(base, on=keys, suffixes=("", "_base"))
@@ -411,42 +417,43 @@ def doubts(table: pd.DataFrame, skipped: list[str], failed: Sequence[str] = (), 
     machines = sorted(set(table.machine))
     if len(machines) > 1:
         found.append(f"results from {len(machines)} different machines are mixed: {'; '.join(machines)}")
-    noisy = table[table.iqr_rel > NOISY]
+    # each by its results' labels: selecting one column, not copying the table (a fuzzed report a record)
+    labels = table.label
+    noisy = labels[table.iqr_rel > NOISY]
     if len(noisy):
         more = " …" if len(noisy) > 8 else ""
-        found.append(
-            f"{len(noisy)} results are noisy (IQR above {NOISY:.0%} of the median): {', '.join(noisy.label[:8])}{more}"
-        )
+        shown = ", ".join(noisy[:8]) + more
+        found.append(f"{len(noisy)} results are noisy (IQR above {NOISY:.0%} of the median): {shown}")
     for column, what in (("throttled", "the GPU throttled during"), ("loader_bound", "data loading bounded")):
-        hit = table[table[column].fillna(False).astype(bool)]
+        hit = labels[table[column].fillna(False).astype(bool)]
         if len(hit):
-            found.append(f"{what} {len(hit)} results: " + ", ".join(hit.label[:8]))
-    rated = table[table.gflops.notna() | table.gbytes_per_s.notna()]
-    if len(rated) and rated.pct_of_measured_peak.isna().all():
+            found.append(f"{what} {len(hit)} results: " + ", ".join(hit[:8]))
+    rated = table.gflops.notna() | table.gbytes_per_s.notna()
+    if rated.any() and table.pct_of_measured_peak[rated].isna().all():
         found.append(
             "no `bench peak` result for these machines here: no % of measured peak (run `python -m bench peak`)"
         )
-    over = table[table.pct_of_measured_peak > 100]
+    over = labels[table.pct_of_measured_peak > 100]
     if len(over):
         found.append(
             f"{len(over)} results above 100 % of the measured peak (data that fits a cache the peak's copy avoids,"
-            f" or a peak measured on a busier machine): {', '.join(over.label[:8])}"
+            f" or a peak measured on a busier machine): {', '.join(over[:8])}"
         )
-    waiting = table[table.launch_bound]
+    waiting = labels[table.launch_bound.astype(bool)]
     if len(waiting):
         found.append(
             f"{len(waiting)} GPU results are LAUNCH-BOUND (kernels ran under half of each call's time: the host"
-            f" sets the pace; compare --compile reduce-overhead, CUDA graphs): {', '.join(waiting.label[:8])}"
+            f" sets the pace; compare --compile reduce-overhead, CUDA graphs): {', '.join(waiting[:8])}"
         )
-    drifted = table[table.drifted]
+    drifted = labels[table.drifted.astype(bool)]
     if len(drifted):
         found.append(
             f"{len(drifted)} results DRIFTED from their reference mode beyond its tolerance (timed, but computing"
-            f" something else): {', '.join(drifted.label[:8])}"
+            f" something else): {', '.join(drifted[:8])}"
         )
-    synthetic = table[table.data == "synthetic"]
-    if len(synthetic):
-        found.append(f"{len(synthetic)} training results used SYNTHETIC data: their accuracies are not CIFAR-10's")
+    synthetic = int((table.data == "synthetic").sum())
+    if synthetic:
+        found.append(f"{synthetic} training results used SYNTHETIC data: their accuracies are not CIFAR-10's")
     places = set(table.container.fillna("host"))
     if len(places) > 1:
         found.append(f"results from {len(places)} different images or the host are mixed: {', '.join(sorted(places))}")
