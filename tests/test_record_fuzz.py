@@ -14,7 +14,7 @@ any key or list item at any depth and deletes it, gives it a hostile value of it
 infinities, 2**70, -1, 5e-324; strings with newlines, NUL, '$', '/', 300 characters; empty or
 reshaped containers) or any JSON value at all; one record in four gets two mutations.
 
-Tiers: the fast one runs a few hundred records per command, the ``slow`` one 600; both
+Tiers: the fast one runs a few hundred records per command, the ``slow`` one 2,000; both
 derandomized, so that CI sees the same records every time. ``nox -s fuzz`` (``BENCH_FUZZ_EXPLORE=1``)
 runs the slow tier from a fresh random seed, to find what the fixed records have not (a failure
 prints the record and a ``@reproduce_failure`` blob). Drawing
@@ -394,10 +394,10 @@ class Reader:
 
 
 READERS = {
-    "show": Reader(show, fast=300, slow=600),
-    "compare": Reader(compare, fast=300, slow=600),
-    "report": Reader(report, fast=200, slow=600),
-    "history": Reader(history_trends, fast=300, slow=600),
+    "show": Reader(show, fast=300, slow=2000),
+    "compare": Reader(compare, fast=300, slow=2000),
+    "report": Reader(report, fast=200, slow=2000),
+    "history": Reader(history_trends, fast=300, slow=2000),
     "report and trends drawn": Reader(drawn, fast=20, slow=60, draws=True),
 }
 
