@@ -80,7 +80,7 @@ def pytest(session: nox.Session, *args: str) -> None:
 FAST_TIER: dict[str, str] = {}  # the virtualenv `tests` made, which `tests-slow` runs in after it
 # two workers, a test file each at a time (module fixtures run once) but the record fuzz's tests one
 # by one, the longest first (tests/conftest.py); the 15 slowest tests listed
-SLOW_TIER_OPTIONS = ("-n", "2", "--dist", "loadgroup", "--durations=15")
+SLOW_TIER_OPTIONS = ("-n", "2", "--dist", "loadscope", "--no-loadscope-reorder", "--durations=15")
 
 
 @nox.session

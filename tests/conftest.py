@@ -2,8 +2,8 @@
 
 Under pytest-xdist (the slow tier runs on two workers), a worker's ``PYTEST_XDIST_*`` variables are
 dropped here, so that the suites and nox sessions the tests start as users do are not taken for
-xdist workers themselves (pytest-benchmark would write no record in them). With ``--dist
-loadgroup`` the work is handed out longest first (see :func:`pytest_collection_modifyitems`).
+xdist workers themselves (pytest-benchmark would write no record in them). The slow tier's work is
+handed out a file at a time (the record fuzz a test at a time), longest first.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ for _name in [name for name in os.environ if name.startswith("PYTEST_XDIST_")]:
 # The slow tier's longest files, longest first (measured on 2 workers, 2026-12-01): pytest-xdist hands
 # work out in collection order, and a long file left for last keeps one worker busy alone at the end.
 LONGEST_FIRST = (
-    "test_record_fuzz.py",  # its readers spread over the workers: 15 to 90 s each
+    "test_record_fuzz.py",  # its readers spread over the workers: 15 to 50 s each
     "test_suite_run.py",
     "test_cifar_train.py",
     "test_determinism.py",
@@ -34,16 +34,30 @@ LONGEST_FIRST = (
 SPREAD = "test_record_fuzz.py"  # its tests go one by one; every other file's to one worker, whole
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown where it is not installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The slow tier's work units (``--dist loadscope``): a test file, whole (its module fixtures run
+    once), but each test of the record fuzz on its own; in the order the workers collected them.
+    (``--dist loadgroup`` would say this with marks, but does not group under pytest 9.2: xdist's
+    issue 1386.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415 - only under xdist
+
+    class FilesButTheFuzz(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return nodeid if file.endswith(SPREAD) else file
+
+    return FilesButTheFuzz(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup``: each test file is one group (its module fixtures run once), but the
-    record fuzz's tests, the longest, are handed out one by one; and the longest files go first."""
-    if getattr(config.option, "dist", "no") != "loadgroup":
-        return
-    for item in items:
-        if item.path.name != SPREAD:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
-    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: file order kept
+    """On a pytest-xdist worker, the longest files first (it is the workers' collection that the
+    scheduler hands out)."""
+    if hasattr(config, "workerinput"):
+        rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: file order kept
 
 
 @pytest.fixture
