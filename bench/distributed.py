@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import ctypes
 import itertools
 import json
 import os
@@ -226,6 +227,7 @@ def serve(
     parser.add_argument("--jobs", type=Path, required=True)
     parser.add_argument("--owner", type=int, required=True)
     args = parser.parse_args()
+    _die_with_the_agent()
     rank = join(decode_settings(args.settings))
     shared = prepare(rank.context)
     # waits between jobs last as long as the cases between them: not bounded by the collective timeout
@@ -244,6 +246,18 @@ def serve(
             written = {"result": outcome} if rank.leader else {"result": None, "served": rank.served()}
             write_json(args.jobs / f"result-{number}.json", written)
     leave()
+
+
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal for this process when the thread that made it ends
+
+
+def _die_with_the_agent() -> None:
+    """This rank ends when the torchrun agent that started it does, however the agent ends (the
+    pool's kill, a node lost, the OOM killer): torchrun starts every rank in a session of its own,
+    which a kill of the agent's process group does not reach, and an orphaned rank would train on
+    (found by the two-node kill test). Linux only; elsewhere the collective timeout ends it."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,19 @@ def test_one_launch_serves_several_jobs_each_seeded_afresh(tmp_path: Path) -> No
     assert _rank_processes(0, tmp_path) == [] and _rank_processes(1, tmp_path) == []
 
 
+def test_killing_a_launch_takes_its_ranks_with_it(tmp_path: Path) -> None:
+    """torchrun starts each rank in a session of its own, out of reach of a kill of torchrun's
+    process group (the pool's kill: a time limit, Ctrl-C): each rank dies with its agent instead."""
+    jobs = distributed.Pool(RANK_MODULE, SETTINGS, 2, tmp_path / "pool")
+    ranks = _rank_processes(0, tmp_path) + _rank_processes(1, tmp_path)
+    assert len(ranks) == 2
+    jobs.kill()
+    deadline = time.monotonic() + 10
+    while (_rank_processes(0, tmp_path) or _rank_processes(1, tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _rank_processes(0, tmp_path) == [] and _rank_processes(1, tmp_path) == [], "ranks outlived their agent"
+
+
 def test_rank_zero_stops_waiting_once_the_pool_is_told_or_its_owner_is_gone(tmp_path: Path) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()

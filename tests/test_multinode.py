@@ -148,21 +148,24 @@ def test_two_nodes_run_one_job_recorded_once(tmp_path: Path) -> None:
 
 
 def test_a_node_that_dies_fails_both_runs_with_one_line_each(tmp_path: Path) -> None:
-    """Node 1's agent and rank are killed (SIGKILL to its torchrun's process group, as a machine
-    lost) while the job trains: both runs end within the collective timeout, each with one line,
-    and no process of the job is left."""
+    """Node 1's launch is killed (SIGKILL to its torchrun agent's process group, as a machine lost)
+    while the job trains: its rank goes with it (a rank runs in a session of its own, but dies with
+    its agent), both runs end within the collective timeout, each with one line, and no process of
+    the job is left."""
     job = f"test-{uuid.uuid4().hex[:8]}"
     label = b"BENCH_NODE_LABEL=node-1"
-    nodes = start_nodes(tmp_path, job, "train_images=4096", "test_images=64")
+    # ResNet18 on 4096 images: several seconds of training on 2 cores, for the kill to land in
+    nodes = start_nodes(tmp_path, job, "model=resnet18", "train_images=4096", "test_images=64")
     killed_at = None
     try:
         deadline = time.monotonic() + 120
         while killed_at is None and time.monotonic() < deadline:
-            ranks = [pid for pid, env in job_processes(job) if label in env and _is_rank(pid)]
-            ready = ranks and _job_started(ranks[0])
-            if ready:
+            found = [pid for pid, env in job_processes(job) if label in env]
+            agents = [pid for pid in found if _command(pid)[1:3] == [b"-m", b"torch.distributed.run"]]
+            ranks = [pid for pid in found if pid not in agents]
+            if agents and ranks and _job_started(ranks[0]):
                 time.sleep(0.5)  # into its training: the peers are in their collectives
-                os.killpg(os.getpgid(ranks[0]), signal.SIGKILL)
+                os.killpg(agents[0], signal.SIGKILL)  # the agent leads its process group
                 killed_at = time.monotonic()
             time.sleep(0.05)
         assert killed_at is not None, "node 1's rank never started its job"
@@ -185,18 +188,17 @@ def test_a_node_that_dies_fails_both_runs_with_one_line_each(tmp_path: Path) -> 
     print(f"node 1 killed: both runs failed {took:.1f} s later, one line each")
 
 
-def _is_rank(pid: int) -> bool:
+def _command(pid: int) -> list[bytes]:
     try:
-        return RANK_MODULE in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return False
+        return []
 
 
 def _job_started(pid: int) -> bool:
     """The rank's pool has its first job: the ``--jobs`` folder on its command line holds job-0."""
-    try:
-        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    words = _command(pid)
+    if b"--jobs" not in words:
         return False
     folder = Path(os.fsdecode(words[words.index(b"--jobs") + 1]))
     return (folder / "job-0.json").exists()
