@@ -48,14 +48,15 @@ def expand(spec: str, visible: Callable[[], int] | None = None) -> list[str] | N
             raise DeviceUnavailable(f"device {spec!r} requested but no CUDA GPU is available on this machine")
         return [f"cuda:{index}" for index in range(count)]
     devices = [name.strip() for name in spec.split(",")]
-    for name in devices:
+    for name in devices:  # the list's words first (a usage error), then what this machine has
         kind, _, index = name.partition(":")
         if kind != "cuda" or not index.isdigit():
             raise UsageError(f"a device list names GPUs as cuda:N, not {name!r} (or use --device cuda:all)")
-        if int(index) >= count:
-            raise DeviceUnavailable(f"device {name!r} requested but only {count} GPU(s) are visible")
     if len(set(devices)) != len(devices):
         raise UsageError(f"device list {spec!r} names a device twice")
+    for name in devices:
+        if int(name.partition(":")[2]) >= count:
+            raise DeviceUnavailable(f"device {name!r} requested but only {count} GPU(s) are visible")
     return devices
 
 

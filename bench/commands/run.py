@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 def check_run(args: argparse.Namespace, extra: Sequence[str]) -> tuple[SuiteOptions, list[Case]]:
     """The run's options and cases, every input checked: a bad one is one line, before any folder is made."""
     from bench import suite  # noqa: PLC0415 - imports torch
+    from bench.context import resolve_device  # noqa: PLC0415
     from bench.options import SuiteOptions  # noqa: PLC0415
 
     options = SuiteOptions.parse(args)
+    resolve_device(options.settings.device)  # a device this machine lacks: exit 3, before anything else
     selector(args.keyword, args.markers)
     suite.refuse_writers(extra)
     return options, options.cases()
