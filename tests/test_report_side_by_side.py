@@ -219,7 +219,9 @@ def test_a_slow_host_among_a_fleet_of_the_same_hardware_is_flagged(real_runs: li
     )
     assert "| group | case | device | host | median | fleet | ratio [95 %] | flag |" in section
     assert "| G2 | mm[mm] | cpu | stand-in-sick | " in section and "stand-in-other |" not in section
-    assert "2 results SLOW against the same hardware's other hosts" in text
+    # the sick stand-in's 2 results, and possibly a real run's: a busy spell here is a slow host too
+    (doubt,) = [line for line in text.splitlines() if "results SLOW against the same hardware's other hosts" in line]
+    assert int(doubt.split(" results SLOW")[0].split()[-1]) >= 2 and doubt.count("on stand-in-sick") == 2, doubt
     assert "mm[mm] on stand-in-sick 1.30 [" in text
 
 
