@@ -170,8 +170,10 @@ def _worker_record(worker: Worker) -> dict[str, Any] | None:
 def _worker_failure(worker: Worker) -> str | None:
     """Why a worker ended badly, in one line (its last line of output where it was kept); None if it ended well."""
     code = worker.process.returncode if worker.process is not None else None
-    if code in (EXIT_OK, None) or (code == EXIT_FAILED and _worker_record(worker) is not None):
-        return None  # exit 1 with a record: its failed cases are in it
+    if code in (EXIT_OK, None):
+        return None
+    if code in (EXIT_FAILED, EXIT_INTERRUPTED) and _worker_record(worker) is not None:
+        return None  # its record says which cases failed, or that it was stopped (partial)
     last = ""
     if worker.log.exists():
         lines = worker.log.read_text(errors="replace").strip().splitlines()

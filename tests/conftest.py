@@ -29,6 +29,7 @@ LONGEST_FIRST = (
     "test_determinism.py",
     "test_ddp.py",
     "test_multinode.py",
+    "test_devices.py",
     "test_reproduce.py",
 )
 SPREAD = "test_record_fuzz.py"  # its tests go one by one; every other file's to one worker, whole

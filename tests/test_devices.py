@@ -9,14 +9,17 @@ under ``--concurrent``) is in scripts/gpu-check.sh.
 from __future__ import annotations
 
 import json
+import re
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from bench import devices
+from bench import devices, signals
 from bench.devices import DeviceRun, Worker, expand, merge
-from bench.errors import EXIT_FAILED, EXIT_OK, DeviceUnavailable, UsageError
+from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DeviceUnavailable, UsageError
 from bench.record import RunRecord
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke" / "benchmark.json"
@@ -85,6 +88,7 @@ class StandIns(DeviceRun):
         return [*command, "--seed", "-1"] if worker.device in self.broken else command
 
 
+@pytest.mark.slow  # the stand-ins' workers: real suite runs in subprocesses
 @pytest.mark.parametrize("concurrent", [False, True], ids=["one after the other", "at once"])
 def test_stand_in_devices_run_into_one_record(
     tmp_path: Path, concurrent: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -105,6 +109,7 @@ def test_stand_in_devices_run_into_one_record(
     assert ("done in" in output) == concurrent and ("device cuda:1 (2 of 3)" in output) != concurrent
 
 
+@pytest.mark.slow
 def test_a_worker_that_leaves_no_record_fails_its_device_and_the_others_are_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,3 +131,34 @@ def test_the_worker_command_is_the_users_with_its_device_and_folder_last(tmp_pat
     given, own = ["run", "--device", "cuda:all", "--quick"], ["--device", "cuda:1", "--out", str(run.workers[1].folder)]
     assert command[3:] == [*given, *own, "--", "-x"]
     assert devices.expand("cuda:1") is None  # what the worker is given names one device
+
+
+@pytest.mark.slow
+def test_a_signal_reaches_the_workers_and_the_merged_record_is_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C or SIGTERM to the parent (noted by bench.signals, as the CLI installs it): each worker
+    is told and saves its partial record; the merged record is partial, exit 130."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))
+    command = ["run", "--quick", "--family", "matrix", "--telemetry-hz", "0", "--max-time", "0.5"]
+    run = StandIns(command, [], ["cuda:0", "cuda:1"], True, tmp_path / "runs")
+
+    def interrupt_once_cases_run() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            logs = [w.log.read_text() if w.log.exists() else "" for w in run.workers]
+            if all(re.search(r"^\[ *2/", log, re.M) for log in logs):  # each worker past its first case
+                signals.received.append("SIGTERM")
+                return
+            time.sleep(0.1)
+
+    monkeypatch.setattr(signals, "received", [])
+    interrupter = threading.Thread(target=interrupt_once_cases_run)
+    interrupter.start()
+    code = run.run()
+    interrupter.join()
+    assert code == EXIT_INTERRUPTED
+    record = RunRecord.from_json(run.run_dir)
+    assert record.partial and not record.failed and record.cases
+    assert {case.placement["device"] for case in record.cases if case.placement} == {"cuda:0", "cuda:1"}
+    assert all(worker.process is not None and worker.process.returncode == 130 for worker in run.workers)
