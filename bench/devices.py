@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,9 +108,11 @@ class DeviceRun:
                     self._wait([worker])
         except KeyboardInterrupt:
             self._stop()
-        record = merge([(w.device, _worker_record(w), _worker_failure(w)) for w in self.workers], self.concurrent)
-        if record is None:
-            raise UsageError(f"no device's worker left a record (their output: {self.run_dir / 'devices'})")
+        failures = [(w.device, _worker_record(w), _worker_failure(w)) for w in self.workers]
+        record = merge(failures, self.concurrent)
+        if record is None:  # no run folder without its record: the reasons go into the one line instead
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise UsageError("no device's worker left a record: " + "; ".join(why or "?" for _, _, why in failures))
         runs.write_json(self.run_dir / runs.BENCHMARK_JSON, record)
         return self._exit_code(record)
 

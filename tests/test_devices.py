@@ -162,3 +162,16 @@ def test_a_signal_reaches_the_workers_and_the_merged_record_is_partial(
     assert record.partial and not record.failed and record.cases
     assert {case.placement["device"] for case in record.cases if case.placement} == {"cuda:0", "cuda:1"}
     assert all(worker.process is not None and worker.process.returncode == 130 for worker in run.workers)
+
+
+@pytest.mark.slow
+def test_when_no_worker_leaves_a_record_no_run_folder_is_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))
+    run = StandIns(["run", "--quick", "--workload", "mm"], [], ["cuda:0", "cuda:1"], True, tmp_path / "runs")
+    run.broken = ("cuda:0", "cuda:1")
+    with pytest.raises(
+        UsageError, match="no device's worker left a record: the worker on cuda:0 ended with exit 2"
+    ) as error:
+        run.run()
+    assert "\n" not in str(error.value) and "cuda:1 ended with exit 2" in str(error.value)
+    assert list((tmp_path / "runs").iterdir()) == []
