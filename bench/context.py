@@ -102,7 +102,7 @@ class EpochDone:
 
 
 # The node's place in a fleet or a job across machines, as the launcher or scheduler gives it: a
-# label of the operator's choosing (the Kubernetes manifest passes the pod's index) and torchrun's
+# label of the operator's choosing (the cluster examples pass the node's name) and torchrun's
 # rendezvous (docs/ddp.md). Recorded as given.
 NODE_ENV = {
     "label": "BENCH_NODE_LABEL",

@@ -26,6 +26,7 @@ from typing import Any
 
 from bench import runs, signals
 from bench.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DeviceUnavailable, UsageError
+from bench.record import placed_id
 
 ALL = "all"
 POLL_S = 0.2  # how often the parent looks at its workers
@@ -108,7 +109,10 @@ class DeviceRun:
                     self._wait([worker])
         except KeyboardInterrupt:
             self._stop()
-        failures = [(w.device, _worker_record(w), _worker_failure(w)) for w in self.workers]
+        records = [_worker_record(worker) for worker in self.workers]
+        failures = [
+            (w.device, found, _worker_failure(w, found)) for w, found in zip(self.workers, records, strict=True)
+        ]
         record = merge(failures, self.concurrent)
         if record is None:  # no run folder without its record: the reasons go into the one line instead
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -170,12 +174,12 @@ def _worker_record(worker: Worker) -> dict[str, Any] | None:
     return runs.read_json(found[-1]) if found else None
 
 
-def _worker_failure(worker: Worker) -> str | None:
+def _worker_failure(worker: Worker, record: dict[str, Any] | None) -> str | None:
     """Why a worker ended badly, in one line (its last line of output where it was kept); None if it ended well."""
     code = worker.process.returncode if worker.process is not None else None
     if code in (EXIT_OK, None):
         return None
-    if code in (EXIT_FAILED, EXIT_INTERRUPTED) and _worker_record(worker) is not None:
+    if code in (EXIT_FAILED, EXIT_INTERRUPTED) and record is not None:
         return None  # its record says which cases failed, or that it was stopped (partial)
     last = ""
     if worker.log.exists():
@@ -203,12 +207,12 @@ def merge(workers: list[tuple[str, dict[str, Any] | None, str | None]], concurre
         for entry in record["benchmarks"]:
             merged["benchmarks"].append(_placed(entry, device, devices, concurrent))
         own = record["bench"]
-        bench["failed"] += [{**failure, "id": f"{failure['id']}@{device}"} for failure in own.get("failed", [])]
+        bench["failed"] += [{**failure, "id": placed_id(failure["id"], device)} for failure in own.get("failed", [])]
         bench["cases_planned"] += own.get("cases_planned") or 0
         bench["partial"] = bench["partial"] or own.get("partial", False)
         if own.get("interrupted_by"):
             bench["interrupted_by"] = own["interrupted_by"]
-    bench["failed"] += [{"id": f"(every case)@{device}", "error": why} for device, _, why in workers if why]
+    bench["failed"] += [{"id": placed_id("(every case)", device), "error": why} for device, _, why in workers if why]
     merged["bench"] = bench
     return merged
 
@@ -220,8 +224,8 @@ def _placed(entry: dict[str, Any], device: str, devices: list[str], concurrent: 
     placement = {"device": device, "devices": devices, "concurrent": concurrent, "case": case}
     return {
         **entry,
-        "name": f"{entry.get('name', case)}@{device}",
-        "fullname": f"{entry.get('fullname', case)}@{device}",
-        "param": f"{case}@{device}",
+        "name": placed_id(entry.get("name", case), device),
+        "fullname": placed_id(entry.get("fullname", case), device),
+        "param": placed_id(case, device),
         "extra_info": {**info, "placement": placement},
     }

@@ -267,15 +267,12 @@ class Rank:
     local_rank: int
     context: RunContext
     node: int = 0  # torchrun's node (group) rank: its place in the rendezvous
+    nodes: int = 1  # the nodes in the rendezvous
     hosts: tuple[str, ...] = ()  # every rank's host, by rank
 
     @property
     def leader(self) -> bool:
         return self.rank == 0
-
-    @property
-    def nodes(self) -> int:
-        return int(os.environ.get("GROUP_WORLD_SIZE", "1"))
 
     def served(self) -> dict[str, Any]:
         """What a node without rank 0 records of a job: which node of how many, and where the numbers are."""
@@ -303,7 +300,10 @@ def join(settings: RunSettings) -> Rank:
         **({"device_id": context.device} if cuda else {}),
     )
     hosts = tuple(gather(socket.gethostname()))
-    return Rank(rank, world, local_rank, context, int(os.environ.get("GROUP_RANK", "0")), hosts)
+    node, nodes = (
+        int(os.environ.get(name, default)) for name, default in (("GROUP_RANK", "0"), ("GROUP_WORLD_SIZE", "1"))
+    )
+    return Rank(rank, world, local_rank, context, node, nodes, hosts)
 
 
 def gather(value: Any) -> list[Any]:

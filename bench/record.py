@@ -161,6 +161,19 @@ _NODE = {"label": NAME, "nnodes": NAME, "node_rank": NAME, "rdzv_id": NAME, "rdz
 # … and, in a run over several devices (--device cuda:all), each result's device among them
 _PLACEMENT = {"device": NAME, "devices": NAMES, "concurrent": BOOLEAN, "case": NAME}
 _ENTRY = {"fullname": NAME, "group": NAME, "params": OBJECT, "options": OBJECT}
+
+
+def placed_id(case_id: str, device: str) -> str:
+    """A result's or failure's id in a run over several devices: the case's, then ``@device``."""
+    return f"{case_id}@{device}"
+
+
+def split_placed(case_id: str) -> tuple[str, str]:
+    """The case's id and its device from :func:`placed_id`'s; the device empty for any other id."""
+    case, _, device = case_id.partition("@")
+    return case, device
+
+
 _STATS = {"data": DURATIONS, "median": SECONDS, "iqr": SECONDS, "rounds": COUNT}
 _PLAN = {"iterations": COUNT, "rounds": COUNT, "warmup_rounds": COUNT}
 _RATES = {"basis": NAME, "median_s": SECONDS, "items_per_s": SECONDS, "gflops": SECONDS, "gbytes_per_s": SECONDS}

@@ -31,7 +31,7 @@ from bench.modes import AXES, Mode
 from bench.peers import peer_ratios
 from bench.plotting import file_name, literal_text, log_scale
 from bench.progress import Terminal, run_steps
-from bench.record import FINITE, NAME, CaseResult, RunRecord
+from bench.record import FINITE, NAME, CaseResult, RunRecord, split_placed
 from bench.roofline import RooflinePoint, Roofs, datasheet_roofs, measured_roofs, percent_of_peak, roofline_plot
 from bench.runs import read_json, staged_folder, write_atomic
 from bench.stats import ratio_interval
@@ -65,7 +65,7 @@ class Collection:
         variants = {case.workload: case.variants for case in results}
         # in a run over several devices a failure's id ends in ``@device``: the case is described without it
         failed = [
-            from_id(entry["id"].partition("@")[0], variants) for _, record in self.records for entry in record.failed
+            from_id(split_placed(entry["id"])[0], variants) for _, record in self.records for entry in record.failed
         ]
         # a plain pytest-benchmark result has no parameters but its id: described from the id, as failures are
         described = [case if case.params else from_id(case.id, variants) for case in results]
@@ -77,7 +77,7 @@ class Collection:
         have no results to show)."""
         failed = [(path, entry) for path, record in self.records for entry in record.failed]
         named = [
-            label + (f" on {device}" if (device := entry["id"].partition("@")[2]) else "")
+            label + (f" on {device}" if (device := split_placed(entry["id"])[1]) else "")
             for (_, entry), label in zip(failed, self.labels()[1], strict=True)
         ]
         return [f"{path.name}: {name}: {entry['error']}" for (path, entry), name in zip(failed, named, strict=True)]

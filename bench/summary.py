@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bench.labels import Described, from_id, short_labels
 from bench.profiling import top_lines
-from bench.record import CaseResult, RunRecord
+from bench.record import CaseResult, RunRecord, split_placed
 
 WIDTH = 120
 NOISY = 0.10  # IQR over median past this: the median is marked "!" (docs: what the results mean)
@@ -110,7 +110,7 @@ def render(record: RunRecord, brief: bool = False, full: bool = False) -> str:
     ]
     shown = _largest_per_workload(record.cases) if brief else record.cases
     variants = {case.workload: case.variants for case in record.cases}
-    failed = [from_id(entry["id"], variants) for entry in record.failed]
+    failed = [from_id(split_placed(entry["id"])[0], variants) for entry in record.failed]
     described = [Described(c.workload, c.params, c.variants, c.dtype) for c in shown]
     ids = [case.id for case in shown] + [entry["id"] for entry in record.failed]
     every = ids if full else short_labels(described + failed)  # results and failures labelled together
@@ -147,6 +147,11 @@ def render(record: RunRecord, brief: bool = False, full: bool = False) -> str:
     if record.failed:
         fail_labels = every[len(shown) :]
         lines += ["", f"failed ({len(record.failed)})"]
+        if not full:  # in a run over several devices, each failure with its device, as the results
+            fail_labels = [
+                f"{label} @{device}" if (device := split_placed(entry["id"])[1]) else label
+                for label, entry in zip(fail_labels, record.failed, strict=True)
+            ]
         lines += [
             _short(f"  {label}: {entry['error']}", WIDTH)
             for label, entry in zip(fail_labels, record.failed, strict=True)

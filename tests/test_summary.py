@@ -63,3 +63,18 @@ def test_full_shows_every_parameter() -> None:
 )
 def test_durations_carry_their_unit(seconds: float, shown: str) -> None:
     assert duration(seconds) == shown
+
+
+def test_a_run_over_several_devices_labels_each_result_and_failure_with_its_device() -> None:
+    """A failure's id ends in its device (``@cuda:1``), as its results' do: it must not read as part of
+    the case (before, "float32@cuda:1" was taken for a dtype and put "fp32" into every label)."""
+    from bench.devices import merge  # noqa: PLC0415
+
+    data = json.loads((FIXTURE / "benchmark.json").read_text())
+    data["benchmarks"] = data["benchmarks"][:3]
+    failing = json.loads(json.dumps(data))
+    failing["bench"]["failed"] = [{"id": data["benchmarks"][2]["param"], "error": "OutOfMemoryError: x"}]
+    merged = merge([("cuda:0", data, None), ("cuda:1", failing, None)], concurrent=False)
+    lines = render(RunRecord.from_dict(merged, "merged")).splitlines()
+    assert any(line.startswith("  rowwise @cuda:0 ") for line in lines), lines
+    assert "  rowwise @cuda:1: OutOfMemoryError: x" in lines
