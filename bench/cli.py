@@ -17,15 +17,16 @@ from bench.commands.base import EPILOG
 from bench.errors import EXIT_INTERRUPTED, EXIT_USAGE, BenchError
 
 
-def build_parser(light: bool = False) -> argparse.ArgumentParser:
-    """The whole CLI; ``light``: only the commands that read records (no torch import: fast)."""
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The CLI with command ``chosen`` alone where it names one, else every command by name without its
+    arguments (enough to list them or refuse a wrong one). The whole of it cost every invocation 3 ms,
+    and ``--help`` torch's import (a second and a half)."""
     parser = OneLineParser(prog="python -m bench", description=__doc__.splitlines()[0], epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for command in COMMANDS:
-        if light and command.needs_torch:
-            continue
+    for command in [BY_NAME[chosen]] if chosen in BY_NAME else COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, epilog=command.epilog)
-        command.add_arguments(sub)
+        if command.name == chosen:
+            command.add_arguments(sub)
     return parser
 
 
@@ -42,8 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, extra = argv[:cut], argv[cut + 1 :]
     try:
         with signals.handled():
-            named = BY_NAME.get(argv[0]) if argv else None
-            args = build_parser(light=named is not None and not named.needs_torch).parse_args(argv)
+            args = build_parser(argv[0] if argv else None).parse_args(argv)
             args.command_line = argv  # as given: a run over several devices repeats it for each
             command = BY_NAME[args.command]
             if extra and not command.takes_extra:

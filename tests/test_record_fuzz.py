@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import io
 import json
@@ -201,8 +202,10 @@ def value_at(record: dict[str, Any], path: FieldPath) -> Any:
 
 
 def mutations(record: dict[str, Any]) -> st.SearchStrategy[list[Mutation]]:
-    """One change to ``record``, or two: a field removed, given a value of its kind, or any value."""
+    """One change to ``record``, or two: a field removed, given a value of its kind, or any value.
+    Each field's strategy is built once: building them afresh for every example took a fifth of the time."""
 
+    @functools.cache
     def change(path: FieldPath) -> st.SearchStrategy[Mutation]:
         value = st.one_of(st.just(DELETED), alike(value_at(record, path)), ANYTHING)
         return st.builds(Mutation, st.just(path), value)
@@ -431,6 +434,7 @@ def test_a_mutated_record_meets_the_readers_contract(
     """The strategy is built here, from the records the fixtures made; each record gets a fresh workspace."""
     reader = READERS[name]
 
+    @functools.cache
     def sample(seed: str) -> st.SearchStrategy[Sample]:
         return st.builds(Sample, st.just(seed), mutations(seeds[seed]), st.booleans())
 
