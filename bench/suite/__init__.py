@@ -74,7 +74,7 @@ def pytest_args(json_path: Path, options: Sequence[str], table: bool = False) ->
         str(SUITE_DIR),
         "--disable-plugin-autoload",
         "-p",
-        "pytest_benchmark.plugin",
+        "benchmark",
         "-p",
         "no:cacheprovider",
         f"--rootdir={SUITE_DIR}",
