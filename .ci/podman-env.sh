@@ -12,12 +12,12 @@ CA=/etc/ssl/certs/ca-certificates.crt
 
 need_packages() {
     local missing=()
-    for tool in podman runc debootstrap; do
+    for tool in podman runc mmdebstrap; do
         command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null || missing+=("$tool")
     done
     if ((${#missing[@]})); then
         echo "ci: installing ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc debootstrap >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc mmdebstrap >/dev/null
     fi
     export PATH=$PATH:/usr/sbin
 }
@@ -51,19 +51,20 @@ debian_mirror() {
 make_base_image() {
     # No registry can be reached, so the python:3.11-slim-bookworm the Dockerfile names is made
     # here: Debian bookworm's own Python 3.11 (in /usr/bin, not the official image's /usr/local).
+    # mmdebstrap (apt's parallel downloads, a tar stream straight into podman): 25 CPU-s here,
+    # where debootstrap, writing the tree to disk and reading it back, took 52.
     if podman image exists "$BASE_TAG"; then return; fi
-    local rootfs=$STATE/rootfs mirror
+    local mirror
     mirror=$(debian_mirror)
     [[ -n $mirror ]] || { echo "ci: no Debian mirror in the apt sources" >&2; return 1; }
-    echo "ci: debootstrap bookworm (minbase + python3) from the host's mirror"
-    debootstrap --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates \
-        bookworm "$rootfs" "$mirror" >"$STATE/debootstrap.log" 2>&1 ||
-        { tail -n 20 "$STATE/debootstrap.log" >&2; return 1; }
-    rm -f "$rootfs"/usr/lib/python3.*/EXTERNALLY-MANAGED
-    ln -sf python3 "$rootfs/usr/bin/python"
-    tar --numeric-owner -C "$rootfs" -c . |
-        podman import --change 'CMD ["python3"]' --change 'ENV LANG=C.UTF-8' - "$BASE_TAG" >/dev/null
-    rm -rf "$rootfs"
+    echo "ci: mmdebstrap bookworm (minbase + python3) from the host's mirror"
+    # shellcheck disable=SC2016 # $1 is the hook's own argument: the tree being made
+    mmdebstrap --quiet --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates \
+        --customize-hook='rm -f "$1"/usr/lib/python3.*/EXTERNALLY-MANAGED' \
+        --customize-hook='ln -sf python3 "$1/usr/bin/python"' \
+        bookworm - "$mirror" 2>"$STATE/mmdebstrap.log" |
+        podman import --change 'CMD ["python3"]' --change 'ENV LANG=C.UTF-8' - "$BASE_TAG" >/dev/null ||
+        { tail -n 20 "$STATE/mmdebstrap.log" >&2; return 1; }
 }
 
 pip_sources_here() {

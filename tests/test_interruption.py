@@ -59,16 +59,21 @@ def wait_for_start(run: subprocess.Popen[str], timeout: float = 120, line: str =
     pytest.fail(f"the run never printed {line!r}")
 
 
-def signalled_run(tmp_path: Path, sent: signal.Signals, after: float) -> tuple[int, str, Path]:
-    """A real run beside an earlier one, sent ``sent`` ``after`` seconds into its cases: its exit
+def wait_for_cases(run: subprocess.Popen[str], finished: int) -> None:
+    """Until the run's progress (a line per finished case in a pipe: ``[k/N] …``) says ``finished``
+    cases are done: a signal then lands among the cases, however fast the machine."""
+    wait_for_start(run, line=f"[{finished}/")
+
+
+def signalled_run(tmp_path: Path, sent: signal.Signals, after: int) -> tuple[int, str, Path]:
+    """A real run beside an earlier one, sent ``sent`` once ``after`` of its cases are done: its exit
     status, its stderr and its folder; the earlier run must come through byte for byte."""
     out = tmp_path / "runs"
     out.mkdir()
     earlier = Path(shutil.copytree(FIXTURE, out / "earlier-run"))
     before = snapshot(earlier)
     run = start_run(out)
-    wait_for_start(run)
-    time.sleep(after)
+    wait_for_cases(run, after)
     run.send_signal(sent)
     _, err = run.communicate(timeout=120)
     assert snapshot(earlier) == before
@@ -78,7 +83,7 @@ def signalled_run(tmp_path: Path, sent: signal.Signals, after: float) -> tuple[i
 
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
 def test_a_stopped_run_saves_what_finished_marked_partial(tmp_path: Path, sent: signal.Signals) -> None:
-    code, err, run_dir = signalled_run(tmp_path, sent, after=8)  # some cases finish, others are still to come
+    code, err, run_dir = signalled_run(tmp_path, sent, after=2)  # some cases finish, others are still to come
     assert code == 130, err[-2000:]
     assert "Traceback" not in err
     assert f"interrupted by {sent.name}; a record marked partial with the" in err
@@ -88,7 +93,7 @@ def test_a_stopped_run_saves_what_finished_marked_partial(tmp_path: Path, sent: 
 
 
 def test_sigkill_leaves_earlier_runs_untouched_and_no_half_record(tmp_path: Path) -> None:
-    code, _, run_dir = signalled_run(tmp_path, signal.SIGKILL, after=4)
+    code, _, run_dir = signalled_run(tmp_path, signal.SIGKILL, after=1)
     assert code == -signal.SIGKILL
     assert not (run_dir / "benchmark.json").exists(), "a killed run must not leave a record that looks whole"
     for name in ("command.json", "environment.json"):  # written before the cases ran, atomically
@@ -155,8 +160,7 @@ def test_a_signal_to_nox_alone_stops_the_run_it_started_which_saves_its_record(
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
     )
-    wait_for_start(nox)
-    time.sleep(6)
+    wait_for_cases(nox, 2)
     nox.send_signal(sent)
     output, _ = nox.communicate(timeout=120)
     assert nox.returncode != 0, output[-2000:]
