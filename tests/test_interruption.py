@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -22,7 +23,6 @@ from tools.soak import snapshot
 pytestmark = pytest.mark.slow  # each test runs the suite, torchrun or nox in subprocesses
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "cpu-smoke"
-STARTED = "cases on cpu"  # the line `bench run` prints once its run folder exists and pytest starts
 
 
 def start_run(out: Path, *selection: str) -> subprocess.Popen[str]:
@@ -48,21 +48,21 @@ def start_run(out: Path, *selection: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_start(run: subprocess.Popen[str], timeout: float = 120, line: str = STARTED) -> None:
-    """Until the run prints ``line``."""
+def wait_for_line(run: subprocess.Popen[str], pattern: str, timeout: float = 120) -> None:
+    """Until the run prints a line that ``pattern`` (a regular expression) finds."""
     deadline = time.monotonic() + timeout
     assert run.stdout is not None
     while time.monotonic() < deadline:
         ready, _, _ = select.select([run.stdout], [], [], 1.0)
-        if ready and line in run.stdout.readline():
+        if ready and re.search(pattern, run.stdout.readline()):
             return
-    pytest.fail(f"the run never printed {line!r}")
+    pytest.fail(f"the run never printed a line with {pattern!r}")
 
 
 def wait_for_cases(run: subprocess.Popen[str], finished: int) -> None:
-    """Until the run's progress (a line per finished case in a pipe: ``[k/N] …``) says ``finished``
+    """Until the run's progress (a line per finished case in a pipe: ``[ k/N] …``) says ``finished``
     cases are done: a signal then lands among the cases, however fast the machine."""
-    wait_for_start(run, line=f"[{finished}/")
+    wait_for_line(run, rf"^\[ *{finished}/")
 
 
 def signalled_run(tmp_path: Path, sent: signal.Signals, after: int) -> tuple[int, str, Path]:
@@ -118,7 +118,7 @@ def test_a_signal_after_the_last_case_keeps_the_whole_record(tmp_path: Path) -> 
     """Once the cases are over, SIGTERM is only noted: the record is written whole, not marked partial."""
     out = tmp_path / "runs"
     run = start_run(out, "--quick", "--workload", "diagonal")
-    wait_for_start(run, line="[100%]")  # pytest's line after the last case
+    wait_for_line(run, re.escape("[100%]"))  # pytest's line after the last case
     time.sleep(0.1)
     run.send_signal(signal.SIGTERM)
     _, err = run.communicate(timeout=120)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import types
 
 import pytest
 
 from bench import signals
+from bench.suite import conftest
 
 
 def deliver(number: signal.Signals) -> None:
@@ -34,3 +37,16 @@ def test_noted_then_acted_on_at_a_safe_point_then_at_once_then_only_noted() -> N
             pass
         assert signal.getsignal(signal.SIGTERM) is signals._handle
     assert {number: signal.getsignal(number) for number in signals.STOPPING} == before
+
+
+def test_an_interrupt_on_an_instruction_without_a_line_is_still_reported() -> None:
+    """A signal can land where Python knows no line (``tb_lineno`` None): pytest's terminal raised
+    TypeError formatting it, and a stopped run ended in a traceback, not its record marked partial."""
+    frame = sys._getframe()
+    lineless = types.TracebackType(None, frame, 10**6, -1)  # an offset past the code: no line
+    assert lineless.tb_lineno is None
+    stopped = KeyboardInterrupt()
+    stopped.__traceback__ = types.TracebackType(lineless, frame, frame.f_lasti, frame.f_lineno)
+    excinfo = pytest.ExceptionInfo.from_exception(stopped)
+    conftest.pytest_keyboard_interrupt(excinfo)
+    assert "test_an_interrupt_on_an_instruction" in str(excinfo.getrepr(funcargs=True))

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,6 +27,9 @@ from bench.registry import Case, all_workloads
 from bench.runner import failure_line
 from bench.summary import duration
 from bench.timing import RoundPolicy
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TracebackEntry
 
 _OPTIONS = pytest.StashKey[SuiteOptions]()
 _CONTEXT = pytest.StashKey[RunContext]()
@@ -136,6 +139,22 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
         gc.unfreeze()
         if _PROGRESS in session.config.stash:
             session.config.stash[_PROGRESS].close()
+
+
+def has_a_line(entry: TracebackEntry) -> bool:
+    try:
+        entry.lineno  # noqa: B018 - pytest computes it, and fails where Python knows none
+    except TypeError:
+        return False
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """A signal can land on an instruction that has no line (Python 3.11+: ``tb_lineno`` is None).
+    Formatting that traceback, pytest's terminal raised TypeError, and a stopped run ended in a
+    traceback and exit 1 instead of its record marked partial (1 stop in 20 here): such frames go."""
+    excinfo.traceback = excinfo.traceback.filter(has_a_line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
