@@ -11,6 +11,12 @@ from typing import Any
 ROOT = Path(__file__).parents[1]
 
 
+def cases_done(finished: int) -> str:
+    """A regular expression for the progress line a run prints in a pipe once ``finished`` cases are
+    done (``[ k/N] …``, one line per case)."""
+    return rf"^\[ *{finished}/"
+
+
 def run_python(
     *argv: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None, **popen: Any
 ) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import cases_done
 
 from bench import devices, signals
 from bench.devices import DeviceRun, Worker, expand, merge
@@ -147,7 +148,7 @@ def test_a_signal_reaches_the_workers_and_the_merged_record_is_partial(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             logs = [w.log.read_text() if w.log.exists() else "" for w in run.workers]
-            if all(re.search(r"^\[ *2/", log, re.M) for log in logs):  # each worker past its first case
+            if all(re.search(cases_done(2), log, re.M) for log in logs):  # each worker past its first case
                 signals.received.append("SIGTERM")
                 return
             time.sleep(0.1)

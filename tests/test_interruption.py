@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import ROOT
+from processes import ROOT, cases_done
 
 from bench.record import RunRecord
 from tools.soak import snapshot
@@ -62,7 +62,7 @@ def wait_for_line(run: subprocess.Popen[str], pattern: str, timeout: float = 120
 def wait_for_cases(run: subprocess.Popen[str], finished: int) -> None:
     """Until the run's progress (a line per finished case in a pipe: ``[ k/N] …``) says ``finished``
     cases are done: a signal then lands among the cases, however fast the machine."""
-    wait_for_line(run, rf"^\[ *{finished}/")
+    wait_for_line(run, cases_done(finished))
 
 
 def signalled_run(tmp_path: Path, sent: signal.Signals, after: int) -> tuple[int, str, Path]:
