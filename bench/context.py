@@ -12,6 +12,7 @@ import dataclasses
 import os
 import random
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,6 +120,18 @@ def node_placement() -> dict[str, str]:
     return {key: value for key, value in found.items() if value and value.isprintable()}
 
 
+def use_deterministic_algorithms(on: bool, warn_only: bool) -> None:
+    """``torch.use_deterministic_algorithms`` without the import of Inductor it makes to set Inductor's
+    own switch (1.1 s of CPU at each process's start here: every run, DDP rank and A/B worker). Inductor
+    reads that switch from its environment variable when a compile first imports it; where it is
+    imported already, or this torch lacks the flag's setter, torch's own call sets both."""
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(on, warn_only=warn_only)
+        return
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1" if on else "0"
+    torch._C._set_deterministic_algorithms(on, warn_only=warn_only)
+
+
 class RunContext:
     """The run's device and reproducibility settings, applied to the process."""
 
@@ -143,7 +156,7 @@ class RunContext:
             # created, so it is set before first use. Not in warn mode: on an H200 (torch 2.11) it
             # made every small cuBLAS call about 36 us slower (docs/determinism.md).
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
-        torch.use_deterministic_algorithms(deterministic, warn_only=mode == "warn")
+        use_deterministic_algorithms(deterministic, warn_only=mode == "warn")
         torch.backends.cudnn.deterministic = deterministic
         torch.backends.cudnn.benchmark = not deterministic
         # fp32 means fp32: cuDNN's convolutions default to TF32 on CUDA; a case asks for tf32 by its mode

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
+from processes import run_python
 
 from bench.context import EpochDone, RunContext, RunSettings, resolve_device
 from bench.errors import DeviceUnavailable, UsageError
@@ -55,6 +59,28 @@ def test_determinism_modes_set_and_record_torch_flags(mode: str, monkeypatch: py
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[2], before[3]
+
+
+SETTING_IN_A_FRESH_PROCESS = """
+import json, sys
+import torch
+from bench.context import RunContext, RunSettings
+
+RunContext(RunSettings(determinism=sys.argv[1])).apply()
+imported_at_start = "torch._inductor.config" in sys.modules
+import torch._inductor.config as inductor
+
+print(json.dumps([imported_at_start, torch.are_deterministic_algorithms_enabled(),
+                  torch.is_deterministic_algorithms_warn_only_enabled(), inductor.deterministic]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["warn", "off"])
+def test_determinism_is_set_without_importing_inductor_which_still_follows_it(mode: str, tmp_path: Path) -> None:
+    """Inductor's import costs a second of every process's start; a compile made later still gets the switch."""
+    done = run_python("-c", SETTING_IN_A_FRESH_PROCESS, mode, cwd=tmp_path, env={"TORCHINDUCTOR_DETERMINISTIC": ""})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [False, mode != "off", mode == "warn", mode != "off"]
 
 
 def test_same_seed_same_numbers_different_seed_different_numbers() -> None:
