@@ -37,6 +37,7 @@ SHELL_SCRIPTS = (
     ".ci/run",
     ".ci/containers",
     ".ci/podman-env.sh",
+    ".ci/pip-sources.sh",
     "scripts/gpu-check.sh",
     "examples/cluster/slurm/bench.sbatch",
 )

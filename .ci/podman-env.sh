@@ -69,16 +69,16 @@ make_base_image() {
 
 pip_sources_here() {
     # This host's pip reads wheels from local folders (torch among them); show them to the build.
-    local flags=() links index
-    links=$(pip config get global.find-links 2>/dev/null || true)
-    index=$(pip config get global.extra-index-url 2>/dev/null || true)
-    for url in $links $index; do
+    local flags=()
+    # shellcheck source=.ci/pip-sources.sh
+    source .ci/pip-sources.sh
+    for url in $HOST_FIND_LINKS $HOST_EXTRA_INDEX; do
         local dir=${url#file://}
         dir=${dir%/simple}
         [[ -d $dir ]] && flags+=("-v" "$dir:$dir:ro")
     done
-    [[ -n $links ]] && flags+=("--build-arg" "PIP_FIND_LINKS=$links")
-    [[ -n $index ]] && flags+=("--build-arg" "PIP_EXTRA_INDEX_URL=$index")
+    [[ -n $HOST_FIND_LINKS ]] && flags+=("--build-arg" "PIP_FIND_LINKS=$HOST_FIND_LINKS")
+    [[ -n $HOST_EXTRA_INDEX ]] && flags+=("--build-arg" "PIP_EXTRA_INDEX_URL=$HOST_EXTRA_INDEX")
     printf '%q ' "${flags[@]}"  # one line that the nox session splits as a shell would
 }
 
