@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,30 +36,54 @@ TOLERANCE = 1e-5
 def run_job(
     tmp_path: Path, world: int, batch: int, path: str = "tensor", model: str = "lenet5", timeout: float = 120
 ) -> tuple[dict, Path]:
-    """One job in a pool of its own, as across machines; the pool closed after it."""
-    weights = tmp_path / f"weights-{world}.pt"
-    params = {**RECIPE, "batch": batch, "path": path, "model": model}
+    """One job in a pool of its own, as across machines; the pool closed after it, which ends its
+    processes and removes its folder."""
     jobs = distributed.Pool(RANK_MODULE, SETTINGS, world, tmp_path / f"pool-{world}")
     try:
-        return jobs.submit({"params": params, "save_weights": str(weights)}, timeout), weights
+        done = submit(jobs, tmp_path, batch, path, model, timeout)
     finally:
         jobs.close()
+    assert not jobs.alive and not jobs.folder.exists()
+    assert all(_rank_processes(rank, tmp_path) == [] for rank in range(world)), "ranks outlived their pool"
+    return done
 
 
-def test_one_launch_serves_several_jobs_each_seeded_afresh(tmp_path: Path) -> None:
-    """Two jobs in one pool compute the same (each starts from the run's seed, as a fresh launch
-    would); closing the pool ends its processes and removes its folder."""
-    jobs = distributed.Pool(RANK_MODULE, SETTINGS, 2, tmp_path / "pool")
-    request = {"params": {**RECIPE, "batch": 32, "path": "tensor", "model": "lenet5"}}
+def submit(
+    jobs: distributed.Pool, folder: Path, batch: int, path: str = "tensor", model: str = "lenet5", timeout: float = 120
+) -> tuple[dict, Path]:
+    """A job of ``RECIPE`` in ``jobs``; its outcome and the file in ``folder`` its final weights went to."""
+    weights = folder / f"weights-{jobs.nproc}-{model}-{path}-{batch}.pt"
+    params = {**RECIPE, "batch": batch, "path": path, "model": model}
+    outcome = jobs.submit({"params": params, "save_weights": str(weights)}, timeout)
+    assert outcome is not None, "the pool ended before the job did"
+    return outcome, weights
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[distributed.Pool, Path]]:
+    """One launch of 2 ranks for the module's jobs (a launch costs each rank its start-up: about 5 s
+    of CPU here); the tests that kill a launch or a rank start their own."""
+    folder = tmp_path_factory.mktemp("two-ranks")
+    jobs = distributed.Pool(RANK_MODULE, SETTINGS, 2, folder / "pool")
     try:
-        first = jobs.submit(request, 120)
-        second = jobs.submit(request, 120)
-        assert jobs.alive and _rank_processes(0, tmp_path) and _rank_processes(1, tmp_path)
+        yield jobs, folder
     finally:
         jobs.close()
-    assert first and second and job_result(first) == job_result(second)
-    assert not jobs.alive and not (tmp_path / "pool").exists()
-    assert _rank_processes(0, tmp_path) == [] and _rank_processes(1, tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def lenet5_job(two_ranks: tuple[distributed.Pool, Path]) -> tuple[dict, Path]:
+    """LeNet5 on the tensor path, 2 ranks x 32 images: the job several tests read."""
+    return submit(*two_ranks, batch=32)
+
+
+def test_one_launch_serves_several_jobs_each_seeded_afresh(two_ranks, lenet5_job, tmp_path: Path) -> None:
+    """A job after another in the same launch computes the same: each starts from the run's seed, as a
+    fresh launch would (run_job checks what closing a pool does)."""
+    jobs, folder = two_ranks
+    again, _ = submit(jobs, tmp_path, batch=32)
+    assert jobs.alive and _rank_processes(0, folder) and _rank_processes(1, folder)
+    assert job_result(lenet5_job[0]) == job_result(again)
 
 
 def test_killing_a_launch_takes_its_ranks_with_it(tmp_path: Path) -> None:
@@ -85,8 +110,10 @@ def test_rank_zero_stops_waiting_once_the_pool_is_told_or_its_owner_is_gone(tmp_
 
 
 @pytest.mark.parametrize(("model", "path"), [("lenet5", "tensor"), ("lenet5", "seed"), ("resnet18", "tensor")])
-def test_two_ranks_end_with_identical_weights_and_a_job_record(tmp_path: Path, model: str, path: str) -> None:
-    outcome, _ = run_job(tmp_path, world=2, batch=32, path=path, model=model)
+def test_two_ranks_end_with_identical_weights_and_a_job_record(
+    two_ranks, lenet5_job, model: str, path: str, tmp_path: Path
+) -> None:
+    outcome, _ = lenet5_job if (model, path) == ("lenet5", "tensor") else submit(*two_ranks, 32, path, model)
     metrics = job_metrics(outcome, batch=32, nproc=2)
     assert metrics["weights_identical_across_ranks"] and len(set(metrics["parameters_sha256_per_rank"])) == 1
     assert [r["rank"] for r in outcome["ranks"]] == [0, 1]
@@ -96,13 +123,12 @@ def test_two_ranks_end_with_identical_weights_and_a_job_record(tmp_path: Path, m
     assert 0 <= metrics["communication_fraction"] < 1 and metrics["data_label"] == "synthetic"
 
 
-def test_ddp_matches_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
+def test_ddp_matches_one_process_with_the_same_global_batch(lenet5_job, tmp_path: Path) -> None:
     """2 ranks x 32 images against 1 process x 64: DistributedSampler's rank r takes every 2nd index
     of the seeded epoch order, so global batch k is the same 64 images in both; LeNet5 has no
     batch norm and this path no augmentation, so only float rounding may differ."""
-    _, ddp_weights = run_job(tmp_path, world=2, batch=32)
     _, single_weights = run_job(tmp_path, world=1, batch=64)
-    ddp, single = torch.load(ddp_weights), torch.load(single_weights)
+    ddp, single = torch.load(lenet5_job[1]), torch.load(single_weights)
     worst = max((ddp[name] - single[name]).abs().max().item() for name in ddp)
     print(f"\nmax |DDP - single process| over LeNet5's weights after one epoch: {worst:.3g}")
     assert worst <= TOLERANCE
