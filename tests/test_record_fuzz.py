@@ -43,6 +43,7 @@ from unittest import mock
 
 import matplotlib.pyplot as plt
 import pytest
+from filelock import FileLock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from processes import run_python
@@ -103,6 +104,18 @@ def made_now(out: Path) -> dict[str, Any]:
     return json.loads((run / BENCHMARK_JSON).read_text())
 
 
+def made_once(tmp_path_factory: pytest.TempPathFactory, config: pytest.Config) -> dict[str, Any]:
+    """``made_now``'s record, made once a test session: pytest-xdist hands the fuzz's tests out one by
+    one, so each worker would otherwise run the suite for its own (about 10 s of CPU each)."""
+    folder = tmp_path_factory.getbasetemp()
+    shared = folder.parent if hasattr(config, "workerinput") else folder  # an xdist worker's: the workers' common one
+    made = shared / "fuzz-record-made-now.json"
+    with FileLock(f"{made}.lock"):
+        if not made.exists():
+            made.write_text(json.dumps(made_now(tmp_path_factory.mktemp("made"))))
+    return json.loads(made.read_text())
+
+
 def plain(data: dict[str, Any]) -> dict[str, Any]:
     """The record as pytest-benchmark alone writes it: no ``bench`` section, no ``extra_info`` of ours."""
     data = copy.deepcopy(data)
@@ -113,10 +126,10 @@ def plain(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def seeds(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
     """The records to mutate: the committed v1 fixture, a v2 record made now, that record with one
     case (where a mutation reaches every row of a report), and a plain pytest-benchmark file."""
-    v1, v2 = json.loads(FIXTURE.read_text()), made_now(tmp_path_factory.mktemp("made"))
+    v1, v2 = json.loads(FIXTURE.read_text()), made_once(tmp_path_factory, request.config)
     assert v1["bench"]["schema"] == 1 and v2["bench"]["schema"] == 2
     kept = {v1["benchmarks"][index]["param"] for index in V1_CASES}
     return {
