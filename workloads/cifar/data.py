@@ -53,6 +53,7 @@ BATCHES_DIR = "cifar-10-batches-py"
 KNOWN_FILES = {"b6cbef6522983e33c458a5f83f3ee9a01926d2e8c8e3fe1a61317f356c52253e": "cifar10-jpeg"}
 SYNTHETIC_SIZES = (10_000, 2_000)
 SYNTHETIC_SEED = 1234  # the synthetic set is one fixed data set, whatever the run's seed
+SYNTHETIC_CHUNK = 256  # images drawn at a time: its temporaries stay in the cache
 MAX_IMAGES = 1_000_000  # per split: 20 x CIFAR-10's 50000 training images, 3 GB of pixels at most
 MAX_BATCH_BYTES = 64 * 2**20  # one pickled batch: twice CIFAR-10's (31 MB)
 MAX_PICKLE_OPS = 1_000_000  # in one batch: CIFAR-10's have tens of thousands (10000 labels, 10000 file names)
@@ -409,11 +410,21 @@ def synthetic(reason: str) -> CifarData:
     """A fixed, learnable stand-in: each class a blocky colour pattern, each image that pattern plus noise."""
     rng = np.random.default_rng(SYNTHETIC_SEED)
     templates = rng.uniform(0, 255, size=(len(CLASSES), 4, 4, 3)).repeat(8, axis=1).repeat(8, axis=2)
+    means = 0.5 * templates + 64  # per class: each pixel's value before the noise
 
     def draw(count: int) -> tuple[np.ndarray, np.ndarray]:
+        """``clip(means[labels] + 48 * noise)`` as uint8, a few hundred images at a time: the same bytes
+        as in one go (the generator's stream does not depend on how it is split), where whole-set
+        float64 temporaries cost every process that trains on it 2.2 s of CPU instead of 0.5."""
         labels = rng.integers(0, len(CLASSES), count)
-        noise = rng.standard_normal((count, *SHAPE), dtype=np.float32) * 48
-        images = np.clip(0.5 * templates[labels] + 64 + noise, 0, 255).astype(np.uint8)
+        images = np.empty((count, *SHAPE), np.uint8)
+        for start in range(0, count, SYNTHETIC_CHUNK):
+            part = slice(start, min(start + SYNTHETIC_CHUNK, count))
+            noise = rng.standard_normal((part.stop - start, *SHAPE), dtype=np.float32)
+            noise *= 48
+            pixels = means[labels[part]]
+            pixels += noise
+            images[part] = np.clip(pixels, 0, 255, out=pixels)
         return images, labels
 
     record = {"label": "synthetic", "source": "synthetic", "reason": reason, "seed": SYNTHETIC_SEED}
