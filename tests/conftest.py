@@ -20,17 +20,28 @@ from bench.registry import Case, Prepared, all_workloads
 for _name in [name for name in os.environ if name.startswith("PYTEST_XDIST_")]:
     del os.environ[_name]
 
-# The slow tier's longest files, longest first (measured on 2 workers, 2026-12-01): pytest-xdist hands
-# work out in collection order, and a long file left for last keeps one worker busy alone at the end.
+# The slow tier's files longest first, all that take over about 10 s (measured on 2 workers,
+# 2026-12-01): pytest-xdist hands work out in collection order, and a long file
+# left for last keeps one worker busy alone at the end (CI's last 40 s ran on one core when the
+# 20-30 s files came last in alphabetical order). The rest, a few seconds each, come after them.
 LONGEST_FIRST = (
-    "test_record_fuzz.py",  # its readers spread over the workers: 15 to 50 s each
+    "test_record_fuzz.py",  # its readers spread over the workers: 15 to 100 s each
     "test_suite_run.py",
-    "test_cifar_train.py",
     "test_determinism.py",
     "test_ddp.py",
     "test_multinode.py",
+    "test_ab.py",
+    "test_cifar_train.py",
     "test_devices.py",
+    "test_interruption.py",
     "test_reproduce.py",
+    "test_history.py",
+    "test_user_workloads.py",
+    "test_modes_compiled.py",
+    "test_soak.py",
+    "test_bad_inputs.py",
+    "test_failure_isolation.py",
+    "test_compare.py",
 )
 SPREAD = "test_record_fuzz.py"  # its tests go one by one; every other file's to one worker, whole
 

@@ -106,10 +106,11 @@ def made_now(out: Path) -> dict[str, Any]:
 
 def made_once(tmp_path_factory: pytest.TempPathFactory, config: pytest.Config) -> dict[str, Any]:
     """``made_now``'s record, made once a test session: pytest-xdist hands the fuzz's tests out one by
-    one, so each worker would otherwise run the suite for its own (about 10 s of CPU each)."""
+    one, so each worker would otherwise run the suite for its own (about 10 s of CPU each). Under nox,
+    once for both tiers: its sessions share ``BENCH_TESTS_SHARED``."""
     folder = tmp_path_factory.getbasetemp()
     shared = folder.parent if hasattr(config, "workerinput") else folder  # an xdist worker's: the workers' common one
-    made = shared / "fuzz-record-made-now.json"
+    made = Path(os.environ.get("BENCH_TESTS_SHARED") or shared) / "fuzz-record-made-now.json"
     with FileLock(f"{made}.lock"):
         if not made.exists():
             made.write_text(json.dumps(made_now(tmp_path_factory.mktemp("made"))))
