@@ -58,8 +58,8 @@ def run_suite(args: argparse.Namespace, extra: Sequence[str]) -> tuple[int, Path
     context = RunContext(options.settings)
     if skipped := len(options.left_out()):
         print(
-            f"bench: --quick leaves out the {skipped} distributed job(s), each a torchrun launch of 15-45 s:"
-            " `python -m bench ddp --quick` runs them (or --tag distributed here)",
+            f"bench: --quick leaves out the {skipped} distributed job(s), each a torchrun launch of 15-45 s;\n"
+            "bench: `python -m bench ddp --quick` runs them (or --tag distributed here)",
             flush=True,
         )
     if skipped_modes := options.skipped():

@@ -457,8 +457,10 @@ def _auto(root: Path | None) -> CifarData:
             return from_torchvision(root)
         except (OSError, RuntimeError) as error:  # no network, refused, or a corrupt download
             reason = f"CIFAR-10 download to {root} failed: {str(error).splitlines()[0]}"
+    # two lines: the reason names a folder and an error of any length, the consequence must stay readable
     print(
-        f"bench: {reason}; training on SYNTHETIC CIFAR-shaped data, every result marked data=synthetic", file=sys.stderr
+        f"bench: {reason}\nbench: training on SYNTHETIC CIFAR-shaped data, every result marked data=synthetic",
+        file=sys.stderr,
     )
     return synthetic(reason)
 
