@@ -7,6 +7,7 @@ e.g. ``nox -s bench-cpu -- --quick --family matrix``.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shlex
 import shutil
@@ -76,17 +77,16 @@ def lint(session: nox.Session) -> None:
 # while they wait stop them starving each other (it changes no result). Measured on 2 cores, the
 # slow tier: 7 min 47 s against 9 min 52 s, 12.7 against 17.4 CPU minutes.
 TEST_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
-SHARED: dict[str, str] = {}
 
 
-def shared_folder() -> str:
-    """A folder the test sessions of this nox invocation share (``BENCH_TESTS_SHARED``), removed at
-    its end: what both tiers would make alike, made once (the record fuzz's record of a run made now,
-    about 10 s of CPU)."""
-    if not SHARED:
-        SHARED["path"] = tempfile.mkdtemp(prefix="bench-tests-")
-        atexit.register(shutil.rmtree, SHARED["path"], ignore_errors=True)
-    return SHARED["path"]
+@functools.cache
+def test_env() -> dict[str, str]:
+    """``TEST_ENV`` and ``BENCH_TESTS_SHARED``: a folder the test sessions of this nox invocation share,
+    removed at its end, where what both tiers would make alike is made once (the record fuzz's record
+    of a run made now, about 10 s of CPU)."""
+    shared = tempfile.mkdtemp(prefix="bench-tests-")
+    atexit.register(shutil.rmtree, shared, ignore_errors=True)
+    return TEST_ENV | {"BENCH_TESTS_SHARED": shared}
 
 
 def pytest(session: nox.Session, *args: str) -> None:
@@ -96,8 +96,7 @@ def pytest(session: nox.Session, *args: str) -> None:
     install_suite(session, "nox", "hypothesis", "pytest-xdist", "pyyaml")
     if ready := os.environ.get("BENCH_CI_VENV_READY"):  # .ci/run: its image checks use this virtualenv
         Path(ready).touch()
-    env = TEST_ENV | {"BENCH_TESTS_SHARED": shared_folder()}
-    session.run("pytest", "-p", "no:cacheprovider", *args, *session.posargs, env=env)
+    session.run("pytest", "-p", "no:cacheprovider", *args, *session.posargs, env=test_env())
 
 
 FAST_TIER: dict[str, str] = {}  # the virtualenv `tests` made, which `tests-slow` runs in after it
@@ -122,8 +121,7 @@ def tests_slow(session: nox.Session) -> None:
         str(Path(FAST_TIER["bin"]) / "python"),
         *("-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "slow", *SLOW_TIER_OPTIONS, *session.posargs),
         env={"PATH": os.pathsep.join([FAST_TIER["bin"], os.environ["PATH"]]), "VIRTUAL_ENV": FAST_TIER["location"]}
-        | TEST_ENV
-        | {"BENCH_TESTS_SHARED": shared_folder()},
+        | test_env(),
         external=True,
     )
 
